@@ -1,0 +1,1 @@
+"""GAN Studio core: models, checkpoints, data, latent tools and metrics. Never imports a UI."""
