@@ -18,12 +18,18 @@ from studio.errors import DataError
 
 # Paired / unpaired translation datasets (studio/data/maps.py, studio/data/translation.py):
 # their imports go here, and their entries into DATASETS below.
+from studio.data.maps import MAP_CLASSES, MAP_PALETTE, MapsDataset, map_classes, maps_pair
+from studio.data.translation import HorseZebra, PairedFolder, UnpairedFolders
 
 DATASETS: dict[str, Callable[..., ImageTensorDataset]] = {
     "mnist": mnist,
     "animals": animals,
     "folder": image_folder,
     # maps / translation entries go here
+    "maps": MapsDataset,
+    "horse2zebra": HorseZebra,
+    "paired_folder": PairedFolder,
+    "unpaired_folders": UnpairedFolders,
 }
 
 
@@ -50,4 +56,12 @@ __all__ = [
     "mnist",
     "stratified_split",
     # maps / translation exports go here
+    "MAP_CLASSES",
+    "MAP_PALETTE",
+    "HorseZebra",
+    "MapsDataset",
+    "PairedFolder",
+    "UnpairedFolders",
+    "map_classes",
+    "maps_pair",
 ]
