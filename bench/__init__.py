@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench NAME [args]``. Timings live here, never in tests."""

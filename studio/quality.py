@@ -1,0 +1,139 @@
+"""Classifier-based quality measures for small generators (MNIST-style, 10 classes).
+
+A trained digit classifier (``DigitClassifier``) stands in for a human judge:
+
+- ``class_histogram``: which classes a batch of images looks like (fractions summing to 1);
+- ``conditional_accuracy``: a class-conditional generator asked for class c draws a c;
+- ``mode_coverage``: an unconditional generator draws every class, none much more than another
+  (mode collapse shows as missing or dominant classes; with 10 balanced classes each should be
+  near 10%; we accept [5%, 15%]);
+- ``diversity_score``: mean pairwise distance of images, for datasets without a classifier.
+
+The classifier-score idea follows "Improved Techniques for Training GANs" (Salimans et al. 2016,
+Inception score) and the mode-counting protocol of "Unrolled GANs" (Metz et al. 2017). All
+functions return plain numbers / numpy arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BATCH = 250
+
+
+@contextlib.contextmanager
+def _eval_mode(*modules):
+    """Evaluate with BatchNorm running statistics and no dropout; restore training mode after."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+def _as_float_batch(images) -> torch.Tensor:
+    """(N, C, H, W) float in [-1, 1], from a tensor or a uint8 (N, H, W[, C]) array."""
+    if isinstance(images, torch.Tensor):
+        if images.dim() != 4:
+            raise ValueError(f"expected images (N, C, H, W), got shape {tuple(images.shape)}")
+        return images.detach().float()
+    array = np.asarray(images)
+    if array.dtype != np.uint8 or array.ndim not in (3, 4):
+        raise ValueError(f"expected a float tensor (N, C, H, W) in [-1, 1] or uint8 (N, H, W[, C]), got {array.dtype} {array.shape}")
+    if array.ndim == 3:
+        array = array[..., None]
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def _fit_to(images: torch.Tensor, classifier) -> torch.Tensor:
+    """Resize to the classifier's input size; refuse a channel mismatch."""
+    channels = getattr(classifier, "channels", images.shape[1])
+    size = getattr(classifier, "image_size", images.shape[-1])
+    if images.shape[1] != channels:
+        raise ValueError(f"the classifier reads {channels}-channel images, these have {images.shape[1]}")
+    if images.shape[-2:] != (size, size):
+        images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return images
+
+
+def predict(images, classifier) -> np.ndarray:
+    """The classifier's class (N,) for each image."""
+    images = _as_float_batch(images)
+    device = next(classifier.parameters()).device
+    out = []
+    with _eval_mode(classifier):
+        for start in range(0, images.shape[0], BATCH):
+            batch = _fit_to(images[start : start + BATCH].to(device), classifier)
+            out.append(classifier(batch).argmax(1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
+
+
+def class_histogram(images, classifier) -> np.ndarray:
+    """Fraction of ``images`` assigned to each of the classifier's K classes: (K,) summing to 1."""
+    classes = int(getattr(classifier, "num_classes", 0)) or None
+    predicted = predict(images, classifier)
+    if not len(predicted):
+        raise ValueError("class_histogram needs at least one image")
+    counts = np.bincount(predicted, minlength=classes or int(predicted.max()) + 1)
+    return counts / counts.sum()
+
+
+def _generate(model, n: int, seed: int, labels: torch.Tensor | None) -> torch.Tensor:
+    """n images (N, C, H, W) from ``model`` in batches; the same seed gives the same images."""
+    device = next(model.parameters()).device
+    z = model.sample_latent(n, seed)  # (n, latent_dim), drawn on the CPU then moved
+    out = []
+    with _eval_mode(model):
+        for start in range(0, n, BATCH):
+            batch_labels = None if labels is None else labels[start : start + BATCH].to(device)
+            out.append(model.generate(z[start : start + BATCH].to(device), batch_labels).float().cpu())
+    return torch.cat(out)
+
+
+def conditional_accuracy(model, classifier, n: int = 1000, seed: int = 0) -> float:
+    """Fraction of n samples that the classifier assigns to the class they were drawn for
+    (classes asked for in turn: 0, 1, ..., K-1, 0, 1, ...)."""
+    classes = int(getattr(model, "num_classes", 0) or 0)
+    if not classes:
+        raise ValueError(f"{getattr(model, 'family', type(model).__name__)} is unconditional: use mode_coverage")
+    labels = torch.arange(n) % classes  # (n,) balanced
+    predicted = predict(_generate(model, n, seed, labels), classifier)
+    return float((predicted == labels.numpy()).mean())
+
+
+def mode_coverage(model, classifier, n: int = 1000, seed: int = 0, low: float = 0.05, high: float = 0.15) -> dict:
+    """Class fractions of n unconditional samples and whether every class lies in [low, high].
+
+    Returns {"fractions": (K,) array, "all_in_range": bool, "classes_seen": int, "low", "high"}.
+    A conditional model is sampled with uniformly random classes, so the check still applies.
+    """
+    labels = model.sample_labels(n, seed + 1) if getattr(model, "num_classes", 0) else None
+    if labels is not None:
+        labels = labels.cpu()
+    fractions = class_histogram(_generate(model, n, seed, labels), classifier)
+    return {
+        "fractions": fractions,
+        "all_in_range": bool(np.all((fractions >= low) & (fractions <= high))),
+        "classes_seen": int(np.count_nonzero(fractions)),
+        "low": low,
+        "high": high,
+    }
+
+
+def diversity_score(images, max_images: int = 500) -> float:
+    """Mean pairwise RMS distance between images in [-1, 1] units (0: all identical; about 0.5-1
+    for varied natural images). At most ``max_images`` (the first ones) are compared."""
+    x = _as_float_batch(images)[:max_images].flatten(1)  # (N, D)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError("diversity_score needs at least two images")
+    distances = torch.cdist(x.double(), x.double()) / x.shape[1] ** 0.5  # (N, N) RMS distances
+    return float(distances.sum() / (n * (n - 1)))

@@ -1,0 +1,140 @@
+"""Each loss against its formula, on small hand-made tensors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from training import losses as L
+
+
+def sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def test_bce_d_loss_is_the_minimax_value_function():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    # D: maximize log D(x) + log(1 - D(G(z))), as a loss: the negative means
+    expected = -(math.log(sig(2.0)) + math.log(sig(-1.0))) / 2 - (math.log(1 - sig(0.5)) + math.log(1 - sig(-3.0))) / 2
+    assert L.bce_d_loss(real, fake).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_one_sided_label_smoothing_changes_only_the_real_target():
+    real, fake = torch.tensor([1.5]), torch.tensor([-0.5])
+    t = L.real_target(0.1)
+    assert t == pytest.approx(0.9)
+    expected = -(0.9 * math.log(sig(1.5)) + 0.1 * math.log(1 - sig(1.5))) - math.log(1 - sig(-0.5))
+    assert L.bce_d_loss(real, fake, t).item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError):
+        L.real_target(0.6)
+
+
+def test_generator_losses_minimax_and_nonsaturating():
+    fake = torch.tensor([-4.0, 0.0, 3.0])
+    minimax = sum(math.log(1 - sig(v)) for v in (-4.0, 0.0, 3.0)) / 3
+    nonsat = -sum(math.log(sig(v)) for v in (-4.0, 0.0, 3.0)) / 3
+    assert L.minimax_g_loss(fake).item() == pytest.approx(minimax, rel=1e-6)
+    assert L.nonsaturating_g_loss(fake).item() == pytest.approx(nonsat, rel=1e-6)
+    # the point of the non-saturating loss: a strong gradient when D confidently rejects the fake
+    weak = torch.tensor([-6.0], requires_grad=True)
+    L.minimax_g_loss(weak).backward()
+    strong = torch.tensor([-6.0], requires_grad=True)
+    L.nonsaturating_g_loss(strong).backward()
+    assert abs(strong.grad.item()) > 100 * abs(weak.grad.item())
+
+
+def test_wasserstein_hinge_and_least_squares():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.5])
+    assert L.wasserstein_d_loss(real, fake).item() == pytest.approx((-2.0 + 0.5) / 2 - (1.0 + 3.0) / 2)
+    assert L.wasserstein_g_loss(fake).item() == pytest.approx(0.75)
+    # hinge: mean(relu(1 - real)) + mean(relu(1 + fake))
+    assert L.hinge_d_loss(real, fake).item() == pytest.approx((0 + 0) / 2 + (0 + 1.5) / 2)
+    assert L.lsgan_d_loss(real, fake).item() == pytest.approx(0.5 * (0 + 4) / 2 + 0.5 * (4 + 0.25) / 2)
+    assert L.lsgan_g_loss(fake).item() == pytest.approx(0.5 * (9 + 0.25) / 2)
+    assert set(L.LOSSES) == {"minimax", "nonsat", "wgan", "wgan-gp", "hinge", "lsgan"}
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    torch.manual_seed(0)
+    real, fake = torch.randn(4, 1, 2, 2), torch.randn(4, 1, 2, 2)
+    w = torch.tensor([3.0, 0.0, 4.0, 0.0]) / 5.0  # ||w|| = 1: a 1-Lipschitz critic, penalty 0
+    assert L.gradient_penalty(lambda x: x.flatten(1) @ w, real, fake, 10.0).item() == pytest.approx(0.0, abs=1e-10)
+    # ||2w|| = 2: every interpolate's gradient norm is 2, penalty = lambda * (2 - 1)^2
+    assert L.gradient_penalty(lambda x: x.flatten(1) @ (2 * w), real, fake, 10.0).item() == pytest.approx(10.0, rel=1e-6)
+
+
+def test_gradient_penalty_reaches_the_critic_weights():
+    weight = torch.tensor([2.0, 0.0, 0.0, 0.0], requires_grad=True)
+    penalty = L.gradient_penalty(lambda x: x.flatten(1) @ weight, torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2), 1.0)
+    penalty.backward()  # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w|| = [2, 0, 0, 0]
+    assert torch.allclose(weight.grad, torch.tensor([2.0, 0.0, 0.0, 0.0]))
+
+
+def test_weight_clipping():
+    params = [torch.nn.Parameter(torch.tensor([-1.0, 0.005, 0.5]))]
+    L.clip_weights_(params, 0.01)
+    assert params[0].tolist() == pytest.approx([-0.01, 0.005, 0.01])
+
+
+def test_translation_losses():
+    a, b = torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2)
+    assert L.l1_loss(a + 0.5, a, 100.0).item() == pytest.approx(50.0)
+    # cycle: lambda * (|a~ - a| + |b~ - b|)
+    assert L.cycle_loss(a, a + 0.1, b, b - 0.2, 10.0).item() == pytest.approx(10 * (0.1 + 0.2))
+    assert L.identity_loss(a, a + 0.2, b, b, 5.0).item() == pytest.approx(5 * 0.2)
+
+
+def test_instance_noise_anneals_to_zero():
+    assert L.instance_noise_std(0, 0.1, 100) == pytest.approx(0.1)
+    assert L.instance_noise_std(50, 0.1, 100) == pytest.approx(0.05)
+    assert L.instance_noise_std(200, 0.1, 100) == 0.0
+    assert L.instance_noise_std(5, 0.1, 0) == pytest.approx(0.1)  # constant when not annealed
+    x = torch.zeros(1000)
+    assert torch.equal(L.add_instance_noise(x, 0.0), x)
+    assert L.add_instance_noise(x, 0.5).std().item() == pytest.approx(0.5, rel=0.1)
+
+
+def test_flipped_targets():
+    torch.manual_seed(0)
+    real_t, fake_t = L.flip_targets(10_000, 0.9, 0.2, torch.device("cpu"))
+    flipped = real_t == 0
+    assert flipped.float().mean().item() == pytest.approx(0.2, abs=0.02)
+    assert torch.equal(fake_t == 0.9, flipped)  # a flipped pair swaps both targets
+    assert torch.all(flipped | torch.isclose(real_t, torch.tensor(0.9)))
+
+
+def test_auxiliary_losses():
+    logits = torch.tensor([[5.0, 0.0], [0.0, 5.0]])
+    labels = torch.tensor([0, 1])
+    assert L.classification_loss(logits, labels).item() == pytest.approx(-math.log(sig(5.0)), rel=1e-5)
+    cont = torch.tensor([[0.5, -0.5]])
+    info = L.info_loss(logits[:1], labels[:1], cont + 1.0, cont)
+    assert info.item() == pytest.approx(-math.log(sig(5.0)) + 0.5 * 1.0, rel=1e-5)
+
+
+def test_diffaugment_transforms_keep_shapes_gradients_and_content():
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 8, 8, requires_grad=True)
+    for name, transform in L.AUGMENTATIONS.items():
+        y = transform(x)
+        assert y.shape == x.shape, name
+        y.sum().backward()  # differentiable: G learns through D's augmented view
+        assert x.grad is not None and torch.isfinite(x.grad).all()
+        x.grad = None
+    # translation moves whole images and fills with the background value -1
+    ramp = torch.arange(64.0).view(1, 1, 8, 8).expand(32, 1, 8, 8)
+    moved = L.translate(ramp)
+    for image in moved[:, 0]:
+        kept = image[image >= 0]
+        assert len(kept) >= 49 and torch.all((image == -1) | (image >= 0))
+    # cutout blanks exactly one half-size square (clipped at the border) to 0
+    holes = (L.cutout(torch.ones(32, 1, 8, 8)) == 0).sum((1, 2, 3))
+    assert holes.max() == 16 and holes.min() >= 4
+    # turn: each image is either itself or rotated by 180 degrees
+    turned = L.turn(ramp)
+    assert all(torch.equal(t, r) or torch.equal(t, r.flip(-2, -1)) for t, r in zip(turned, ramp))
+    assert [f.__name__ for f in L.parse_policy("translation, cutout")] == ["translate", "cutout"]
+    with pytest.raises(ValueError):
+        L.parse_policy("colour")

@@ -1,0 +1,318 @@
+"""The training engine end to end on tiny configs: every recipe, resume, crashes, NaN, stop."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio import quality
+from studio.checkpoints import load
+from training import RECIPES, apply_overrides, get_recipe, read_events, read_status, train
+from training.__main__ import main
+from training.recipes import RecipeError
+from training.runs import RunDir, load_training_state
+
+ROOT = Path(__file__).resolve().parents[1]
+CONV = {"model.width": "4", "model.disc_width": "4", "model.latent_dim": "8"}
+TINY = {  # per recipe: the smallest model that still runs every code path
+    "mnist-mlp": {"model.hidden_dim": "8", "model.latent_dim": "8"},
+    "mnist-dcgan": CONV,
+    "mnist-wgangp": {**CONV, "n_critic": "2"},
+    "mnist-cgan": CONV,
+    "mnist-acgan": CONV,
+    "mnist-infogan": {"model.width": "4", "model.disc_width": "4", "model.noise_dim": "6"},
+    "mnist-classifier": {"model.width": "4"},
+    "horse-zebra-classifier": {"model.width": "4"},
+    "folder-dcgan": {**CONV, "image_size": "32"},
+    "animals-dcgan": CONV,
+    "maps-pix2pix": {"image_size": "64", "model.ngf": "4", "model.ndf": "4"},
+    "horse2zebra-cyclegan": {"model.ngf": "4", "model.ndf": "4", "model.n_blocks": "1"},
+}
+COMMON = {"batch_size": "8", "steps": "3", "sample_every": "2", "checkpoint_every": "2", "sample_count": "16"}
+
+
+def tiny(name: str, **extra):
+    settings = {**COMMON, **TINY[name], **{k: str(v) for k, v in extra.items()}}
+    return apply_overrides(get_recipe(name), [f"{k}={v}" for k, v in settings.items()])
+
+
+def metric_lines(run_dir) -> list[dict]:
+    return [e for e in read_events(run_dir) if "event" not in e]
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    """Ten 100x100 RGB pictures: folder-dcgan resizes them to its (supported) image size."""
+    folder = tmp_path_factory.mktemp("pictures")
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 255, (100, 100, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_every_recipe_is_tested():
+    assert set(TINY) == set(RECIPES)
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
+    extra = {"data_path": str(image_folder)} if name == "folder-dcgan" else {}
+    recipe = tiny(name, **extra)
+    seen = []
+    result = train(recipe, out=tmp_path, run_id="run", on_event=seen.append)
+    run = tmp_path / "run"
+    assert result.status == "finished" and result.step == 3
+    lines = metric_lines(run)
+    assert [e["step"] for e in lines] == [1, 2, 3]
+    assert seen == read_events(run)  # the callback saw exactly what was written
+    if recipe.family == "classifier":
+        expected = {"loss", "accuracy", "grad_norm", "lr"}
+    else:
+        expected = {"loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "lr_g", "lr_d"}
+    if recipe.loss == "wgan-gp":
+        expected |= {"wasserstein", "gradient_penalty"}
+    for event in lines:
+        assert expected | {"step", "time", "images_per_s", "memory_mb"} <= set(event)
+        assert all(math.isfinite(event[k]) for k in expected)
+    status = read_status(run)
+    assert status["status"] == "finished" and status["step"] == 3 and status["config"]["name"] == name
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000002", "step-00000003"]
+
+    loaded = load(run)  # the run directory, as the studio's other tabs open it
+    assert loaded.meta["step"] == 3 and loaded.model.family == recipe.family
+    if recipe.family == "classifier":
+        assert 0.0 <= loaded.meta["metrics"]["heldout_accuracy"] <= 1.0
+        size, classes = recipe.image_size, len(loaded.meta["class_names"])
+        assert loaded.model(torch.zeros(2, 1, size, size)).shape == (2, classes)
+    else:
+        size = recipe.image_size
+        shape = (2, recipe.channels, size, size)
+        if recipe.family in ("pix2pix", "cyclegan"):
+            assert loaded.model.translate(torch.zeros(shape)).shape == shape
+        else:
+            assert loaded.model.sample(2, seed=0).shape == shape
+        assert (run / "samples" / "step-00000002.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (run / "checkpoints" / "step-00000003" / "samples.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        # n_critic 2 + gradient penalty: two batches per step and torch.rand inside the loss
+        ("mnist-wgangp", {}),
+        # every trick that draws random numbers, and a conditional model
+        ("mnist-cgan", {"label_smoothing": 0.1, "d_label_flip": 0.1, "instance_noise": 0.1, "instance_noise_steps": 4}),
+    ],
+)
+def test_resume_reproduces_an_uninterrupted_run(name, extra, tmp_path):
+    # the 1,000 test digits in batches of 250: several epochs, so the data order crosses epochs
+    recipe = tiny(name, data_split="test", batch_size=250, steps=6, checkpoint_every=3, sample_every=0, **extra)
+    train(recipe, out=tmp_path, run_id="whole")
+    train(dataclasses.replace(recipe, steps=3), out=tmp_path, run_id="split")
+    train(recipe, resume=tmp_path / "split")
+    whole, split = metric_lines(tmp_path / "whole"), metric_lines(tmp_path / "split")
+    assert [e["step"] for e in split] == [1, 2, 3, 4, 5, 6]
+    keys = ["loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "epoch"]
+    assert [[e[k] for k in keys] for e in split] == [[e[k] for k in keys] for e in whole]
+    assert whole[-1]["epoch"] >= 1
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    recipe = tiny("mnist-dcgan", steps=8, checkpoint_every=2, inject_nan_at=3)
+    result = train(recipe, out=tmp_path, run_id="nan")
+    run = tmp_path / "nan"
+    assert result.status == "failed" and result.step == 3
+    error = [e for e in read_events(run) if e.get("event") == "error"]
+    assert len(error) == 1 and "nan" in error[0]["message"] and "step-00000002" in error[0]["message"]
+    status = read_status(run)
+    assert status["status"] == "failed" and "nan" in status["message"]
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000002"]
+    weights = load(run).model.state_dict()
+    assert all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
+
+
+def test_stop_file_finishes_the_step_and_checkpoints(tmp_path):
+    recipe = tiny("mnist-dcgan", steps=1000, checkpoint_every=0)
+    run = tmp_path / "stop"
+
+    def request_stop(event):
+        if event.get("step") == 3 and "event" not in event:
+            (run / "STOP").touch()
+
+    result = train(recipe, out=tmp_path, run_id="stop", on_event=request_stop)
+    assert result.status == "stopped" and result.step == 3
+    assert read_events(run)[-1]["event"] == "stopped"
+    assert read_status(run)["status"] == "stopped"
+    assert not (run / "STOP").exists()  # consumed, so a resume does not stop at once
+    assert load(run).meta["step"] == 3
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "training", *args, "--no-progress"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(run: Path, step: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"training exited early: {process.communicate()}")
+        lines = metric_lines(run)
+        if lines and lines[-1]["step"] >= step:
+            return
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"no step {step} within {timeout} s")
+
+
+def _tiny_cli_args(run_id: str, out: Path, **extra) -> list[str]:
+    settings = {**COMMON, **CONV, "steps": "100000", "sample_every": "0", **{k: str(v) for k, v in extra.items()}}
+    args = ["mnist-dcgan", "--out", str(out), "--run-id", run_id]
+    for key, value in settings.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+def test_sigterm_checkpoints_and_exits_zero(tmp_path):
+    process = _cli(*_tiny_cli_args("term", tmp_path, checkpoint_every=0))
+    run = tmp_path / "term"
+    _wait_for_step(run, 3, process)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out.startswith("stopped mnist-dcgan")
+    events = read_events(run)
+    assert events[-1]["event"] == "stopped" and events[-2]["event"] == "checkpoint"
+    assert load(run).meta["step"] == events[-1]["step"] == read_status(run)["step"]
+
+
+def test_sigkill_mid_run_resumes_without_corruption_or_duplicates(tmp_path):
+    process = _cli(*_tiny_cli_args("kill", tmp_path, checkpoint_every=3, keep_checkpoints=2))
+    run = tmp_path / "kill"
+    _wait_for_step(run, 10, process)
+    process.kill()  # SIGKILL: no handler runs
+    process.communicate()
+    logged = metric_lines(run)[-1]["step"]
+    checkpoints = RunDir(run).list_checkpoints()
+    assert checkpoints and len(checkpoints) <= 2
+    for step, path in checkpoints:  # every visible checkpoint is whole
+        assert load(path).model.family == "dcgan"
+        assert load_training_state(path)[1]["step"] == step
+    resumed_from = checkpoints[-1][0]
+    assert read_status(run)["status"] == "running"  # what a killed run leaves behind
+
+    recipe = tiny("mnist-dcgan", steps=logged + 3)
+    result = train(dataclasses.replace(recipe, **{"steps": logged + 3}), resume=run)
+    assert result.status == "finished"
+    events = read_events(run)
+    steps = [e["step"] for e in events if "event" not in e]
+    assert steps == list(range(1, logged + 4))  # steps after the checkpoint were logged once, again
+    resumed = [e for e in events if e.get("event") == "resumed"]
+    assert [e["step"] for e in resumed] == [resumed_from]
+    assert not any(p.name.startswith(".tmp-") for p in (run / "checkpoints").iterdir())
+
+
+def test_read_events_ignores_a_torn_last_line(tmp_path):
+    (tmp_path / "events.jsonl").write_text('{"step": 1, "loss_g": 1.0}\n{"step": 2, "loss_g": 0.5}\n{"step": 3, "lo')
+    assert [e["step"] for e in read_events(tmp_path)] == [1, 2]
+    assert read_events(tmp_path / "missing") == []
+
+
+def test_checkpoints_are_atomic_and_pruned(tmp_path):
+    run = RunDir.create(tmp_path / "r")
+
+    def broken(directory: Path) -> None:
+        (directory / "config.json").write_text("{}")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        run.save_checkpoint(1, broken, keep=2)
+    assert list(run.checkpoints.iterdir()) == []  # nothing half-written is left or visible
+    for step in (1, 2, 3):
+        run.save_checkpoint(step, lambda d: (d / "weights").write_text("x"), keep=2)
+    assert [s for s, _ in run.list_checkpoints()] == [2, 3]
+
+
+def test_overrides_are_parsed_by_field_type():
+    recipe = apply_overrides(get_recipe("mnist-dcgan"),
+                             ["lr_g=1e-3", "fuse_d=true", "steps=7", "model.width=8", "model.disc_width=none"])
+    assert (recipe.lr_g, recipe.fuse_d, recipe.steps) == (1e-3, True, 7)
+    assert recipe.model["width"] == 8 and recipe.model["disc_width"] is None
+    for bad in (["steps=many"], ["nonsense=1"], ["model.nonsense=1"], ["fuse_d=maybe"], ["steps"]):
+        with pytest.raises(RecipeError):
+            apply_overrides(get_recipe("mnist-dcgan"), bad)
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    assert main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in RECIPES)
+    cases = [
+        (["no-such-recipe"], "mnist-dcgan"),  # the message lists the recipes
+        (["mnist-dcgan", "--set", "steps=x"], "expected an integer"),
+        (["mnist-dcgan", "--set", "colour=red"], "unknown recipe key"),
+        (["folder-dcgan"], "data_path"),
+        (["folder-dcgan", "--set", f"data_path={tmp_path / 'nowhere'}", "--out", str(tmp_path)], "nowhere"),
+        (["--resume", str(tmp_path / "no-run")], "not a training run"),
+    ]
+    for argv, needle in cases:
+        assert main(argv + ["--no-progress"]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and needle in err and "\n" not in err, err
+
+
+def test_quality_measures_on_known_inputs():
+    class Oracle(torch.nn.Module):
+        """Classifies by mean brightness into 10 bins: a classifier whose answers we know."""
+
+        num_classes, channels, image_size = 10, 1, 28
+
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            level = ((x.mean((1, 2, 3)) + 1) / 2 * 10).clamp(0, 9.99).floor().long()
+            return torch.nn.functional.one_hot(level, 10).float()
+
+    class Painter(torch.nn.Module):
+        """A "generator" drawing a flat image whose brightness encodes the class asked for."""
+
+        num_classes, latent_dim = 10, 4
+
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+        def sample_latent(self, n, seed=None):
+            return torch.zeros(n, 4)
+
+        def sample_labels(self, n, seed=None):
+            return torch.arange(n) % 10
+
+        def generate(self, z, labels):
+            return ((labels.float() + 0.5) / 10 * 2 - 1)[:, None, None, None].expand(-1, 1, 28, 28)
+
+    oracle, painter = Oracle(), Painter()
+    assert quality.conditional_accuracy(painter, oracle, n=100) == 1.0
+    coverage = quality.mode_coverage(painter, oracle, n=100)
+    assert coverage["all_in_range"] and np.allclose(coverage["fractions"], 0.1)
+    same = torch.zeros(5, 1, 28, 28)
+    assert quality.class_histogram(same, oracle)[5] == 1.0
+    assert not quality.mode_coverage(type("Collapsed", (Painter,), {"generate": lambda s, z, l: same[:1].expand(len(z), -1, -1, -1)})(), oracle, n=50)["all_in_range"]
+    assert quality.diversity_score(same) == 0.0
+    pair = torch.stack([-torch.ones(1, 2, 2), torch.ones(1, 2, 2)])
+    assert quality.diversity_score(pair) == pytest.approx(2.0)
+    assert quality.diversity_score(np.zeros((3, 4, 4), np.uint8)) == 0.0

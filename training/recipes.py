@@ -1,0 +1,407 @@
+"""Recipes: named, complete training configurations, one readable dataclass instance each.
+
+``python -m training mnist-dcgan --set batch_size=32 --set model.width=8`` starts from the recipe
+and overrides fields; each value is parsed by the field's type (``model.<name>`` by the family
+constructor's annotation). Unknown keys and unparsable values raise ``RecipeError``.
+
+Image sizes: the model is built at ``image_size`` and the data is resized to it by the dataset
+(``studio.data``), so a folder of 100x100 photos trains ``folder-dcgan`` at 64x64. DCGAN-style
+families support 28, 32, 64 and 128 pixels; another ``image_size`` is refused with that list,
+rather than silently rounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+
+
+class RecipeError(ValueError):
+    """An unknown recipe or a bad override; the message says what is accepted."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    family: str  # a key of studio.models.FAMILIES and of training.steps.STEPS
+    description: str = ""
+
+    # data: a key of studio.data.DATASETS, resized to image_size x image_size x channels
+    dataset: str = "mnist"
+    data_path: str = ""  # the folder or .zip of dataset "folder"
+    data_classes: str = ""  # comma-separated class names (animals), "" for all
+    data_split: str = "all"  # "train" keeps the "test" split held out (classifier)
+    image_size: int = 28
+    channels: int = 1
+
+    # model: extra constructor keyword arguments of the family (image_size, channels and
+    # num_classes come from the fields above and the dataset unless set here)
+    model: dict = field(default_factory=dict)
+
+    # optimisation
+    steps: int = 2000  # total generator (or classifier) steps of the run
+    batch_size: int = 128  # per process
+    loss: str = "nonsat"  # a key of training.losses.LOSSES
+    optimizer: str = "adam"  # "adam" | "rmsprop" (the original WGAN)
+    lr: float = 1e-3  # classifier learning rate
+    lr_g: float = 2e-4  # TTUR (Heusel et al. 2017): G and D may learn at different rates
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_critic: int = 1  # D (critic) updates per G update, each on a fresh real batch
+    gp_weight: float = 10.0  # WGAN-GP lambda
+    clip_value: float = 0.01  # WGAN weight clipping c
+    aux_weight: float = 1.0  # ACGAN class loss / InfoGAN mutual-information weight
+    l1_weight: float = 100.0  # pix2pix lambda
+    cycle_weight: float = 10.0  # CycleGAN lambda_cyc
+    identity_weight: float = 0.5  # CycleGAN lambda_idt (times lambda_cyc)
+    pool_size: int = 50  # CycleGAN history of fakes shown to D
+
+    # tricks (all off by default)
+    label_smoothing: float = 0.0  # one-sided: D's real target is 1 - smoothing
+    d_label_flip: float = 0.0  # probability of swapping a D target (noisy labels)
+    instance_noise: float = 0.0  # std of Gaussian noise on D inputs at step 0 ...
+    instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps (0: constant)
+    d_augment: str = ""  # DiffAugment policy for D's inputs, e.g. "translation,cutout" (also "turn")
+
+    # speed
+    channels_last: bool = True  # NHWC convolutions: about +13% on our CPUs
+    # D sees [real; fake] as one batch (D and G steps): BatchNorm statistics then cover both
+    # halves, so D can see what separate batches hide (a shift shared by all fakes); faster too
+    fuse_d: bool = False
+    threads: int = 0  # torch intra-op threads (0: torch's default)
+
+    # logging and checkpoints
+    seed: int = 0
+    sample_every: int = 200
+    sample_count: int = 64
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3  # 0 keeps all
+
+    # test hook: poison the real batch with NaN at this step (0: off)
+    inject_nan_at: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+MNIST = dict(dataset="mnist", image_size=28, channels=1)
+# The GANs on the 5,000 digits: see mnist-dcgan for why 32 pixels, DiffAugment and fuse_d
+SMALL_DATA_GAN = dict(image_size=32, d_augment="translation,cutout", fuse_d=True, label_smoothing=0.1, batch_size=64)
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in [
+        Recipe(
+            name="mnist-mlp",
+            family="mlp",
+            description="Goodfellow et al. 2014 with fully connected G and D on the 5,000 bundled digits",
+            **MNIST,
+            model={"latent_dim": 64},
+            steps=4000,
+            batch_size=128,
+            lr_g=2e-4,
+            lr_d=2e-4,
+        ),
+        Recipe(
+            name="mnist-dcgan",
+            family="dcgan",
+            description="The classic DCGAN (Radford et al. 2016) at 32 pixels on the 5,000 bundled digits",
+            dataset="mnist",
+            # 32, not the course's 28: the course D never looks at the last 6 rows and columns
+            # (its 4x4 stride-2 convs stop short), so G drew stripes there
+            image_size=32,
+            channels=1,
+            model={"latent_dim": 64, "width": 64, "disc_width": 64},
+            # 5,000 images are few: D memorizes them and G collapses unless D's inputs are
+            # augmented (DiffAugment); mixed real/fake batches keep D's BatchNorm honest
+            d_augment="translation,cutout",
+            fuse_d=True,
+            label_smoothing=0.1,
+            steps=5000,
+            batch_size=64,
+        ),
+        Recipe(
+            name="mnist-wgangp",
+            family="wgangp",
+            description="WGAN-GP (Gulrajani et al. 2017) at 32 pixels: 5 critic steps per G step, lambda 10, Adam(0, 0.9)",
+            dataset="mnist",
+            channels=1,
+            image_size=32,
+            # the critic has layer norm, not BatchNorm (the penalty is per sample): no fuse_d needed;
+            # width 32: five critic passes and a double backward per step are costly on a CPU
+            model={"latent_dim": 64, "width": 32, "disc_width": 32},
+            d_augment="translation,cutout",
+            loss="wgan-gp",
+            steps=5000,
+            batch_size=64,
+            n_critic=5,
+            lr_g=1e-4,
+            lr_d=1e-4,
+            beta1=0.0,
+            beta2=0.9,
+        ),
+        Recipe(
+            name="mnist-cgan",
+            family="cgan",
+            description="Conditional DCGAN (Mirza & Osindero 2014) at 32 pixels: the digit to draw is an input",
+            dataset="mnist",
+            channels=1,
+            model={"latent_dim": 64, "width": 64, "disc_width": 64},
+            **SMALL_DATA_GAN,
+            steps=5000,
+        ),
+        Recipe(
+            name="mnist-acgan",
+            family="acgan",
+            description="AC-GAN (Odena et al. 2017) at 32 pixels: D also classifies the digit",
+            dataset="mnist",
+            channels=1,
+            model={"latent_dim": 64, "width": 64, "disc_width": 64},
+            **SMALL_DATA_GAN,
+            steps=5000,
+        ),
+        Recipe(
+            name="mnist-infogan",
+            family="infogan",
+            description="InfoGAN (Chen et al. 2016) at 32 pixels: a 10-way code and 2 continuous codes, learned unsupervised",
+            dataset="mnist",
+            channels=1,
+            image_size=32,
+            model={"disc_width": 64},
+            # no DiffAugment: Q must read the codes off the very image G drew
+            fuse_d=True,
+            label_smoothing=0.1,
+            steps=5000,
+            batch_size=64,
+            lr_g=1e-3,
+            lr_d=2e-4,
+        ),
+        Recipe(
+            name="mnist-classifier",
+            family="classifier",
+            description="Digit classifier trained on the 4,000-digit train split; 1,000 digits held out",
+            **MNIST,
+            data_split="train",
+            steps=1500,
+            batch_size=64,
+            lr=1e-3,
+            beta1=0.9,
+            sample_every=0,
+        ),
+        Recipe(
+            name="horse-zebra-classifier",
+            family="classifier",
+            description="Horse or zebra? A small CNN on the animal-mnist silhouettes (800 + 800 train, 200 + 200 held out); it judges the horse2zebra CycleGAN",
+            dataset="animals",
+            data_classes="horse,zebra",
+            data_split="train",
+            image_size=32,
+            channels=1,
+            model={"width": 16},
+            steps=600,
+            batch_size=64,
+            lr=1e-3,
+            beta1=0.9,
+            sample_every=0,
+        ),
+        Recipe(
+            name="folder-dcgan",
+            family="dcgan",
+            description="DCGAN-64 on your own images: --set data_path=DIR_OR_ZIP (any size: resized to image_size)",
+            dataset="folder",
+            image_size=64,
+            channels=3,
+            model={"latent_dim": 100, "width": 64},
+            steps=5000,
+            batch_size=64,
+        ),
+        Recipe(
+            name="animals-dcgan",
+            family="dcgan",
+            description="The classic DCGAN at 32 pixels on animal silhouettes (animal-mnist)",
+            dataset="animals",
+            channels=1,
+            model={"latent_dim": 64, "width": 64, "disc_width": 64},
+            **SMALL_DATA_GAN,
+            steps=5000,
+        ),
+        Recipe(
+            name="maps-pix2pix",
+            family="pix2pix",
+            description="pix2pix (Isola et al. 2017): procedural satellite tiles -> map tiles, U-Net + PatchGAN, L1 x 100",
+            dataset="maps",
+            data_split="train",
+            image_size=128,
+            channels=3,
+            model={"ngf": 32, "ndf": 32},
+            steps=4000,
+            batch_size=4,
+            sample_every=250,
+            sample_count=8,
+        ),
+        Recipe(
+            name="horse2zebra-cyclegan",
+            family="cyclegan",
+            description="CycleGAN (Zhu et al. 2017): unpaired horse <-> zebra silhouettes (animal-mnist), LSGAN",
+            dataset="horse2zebra",
+            data_split="train",
+            image_size=32,
+            channels=1,
+            model={"in_channels": 1, "out_channels": 1, "ngf": 32, "ndf": 32, "n_blocks": 6},
+            loss="lsgan",
+            steps=4000,
+            batch_size=8,
+            sample_every=250,
+            sample_count=8,
+        ),
+    ]
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise RecipeError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}") from None
+
+
+# ---------------------------------------------------------------------------- overrides
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def parse_value(text: str, annotation, key: str):
+    """Parse ``text`` as ``annotation`` (int, float, bool, str, dict, list, or an ``X | None`` union)."""
+    args = typing.get_args(annotation)
+    if args:  # a union such as int | None
+        if type(None) in args and text.strip().lower() in ("none", "null"):
+            return None
+        errors = []
+        for option in args:
+            if option is type(None):
+                continue
+            try:
+                return parse_value(text, option, key)
+            except RecipeError as error:
+                errors.append(str(error))
+        raise RecipeError(f"{key}: cannot parse {text!r} as {annotation}")
+    if annotation is bool:
+        lowered = text.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise RecipeError(f"{key}: expected a boolean (true/false), got {text!r}")
+    if annotation is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise RecipeError(f"{key}: expected an integer, got {text!r}") from None
+    if annotation is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise RecipeError(f"{key}: expected a number, got {text!r}") from None
+    if annotation is str:
+        return text
+    if annotation in (dict, list, tuple) or typing.get_origin(annotation) in (dict, list, tuple):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise RecipeError(f"{key}: expected JSON, got {text!r}") from None
+        origin = typing.get_origin(annotation) or annotation
+        if not isinstance(value, list if origin is tuple else origin):
+            raise RecipeError(f"{key}: expected a JSON {origin.__name__}, got {text!r}")
+        return tuple(value) if origin is tuple else value
+    # an annotation we do not know: accept JSON scalars, else the text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _model_parameters(family: str) -> dict[str, object]:
+    """The family constructor's keyword arguments and their annotations."""
+    import inspect
+
+    from studio.models import FAMILIES
+
+    try:
+        cls = FAMILIES[family]
+    except KeyError:
+        raise RecipeError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}") from None
+    hints = typing.get_type_hints(cls.__init__)
+    params = inspect.signature(cls.__init__).parameters
+    return {name: hints.get(name, object) for name, p in params.items() if name != "self" and p.kind is p.KEYWORD_ONLY}
+
+
+def apply_overrides(recipe: Recipe, assignments: list[str]) -> Recipe:
+    """``["batch_size=16", "model.width=8"]`` -> a new Recipe; errors name the key and the type."""
+    hints = typing.get_type_hints(Recipe)
+    changes: dict = {}
+    model = dict(recipe.model)
+    model_params = None
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise RecipeError(f"--set expects key=value, got {assignment!r}")
+        if key.startswith("model."):
+            name = key[len("model.") :]
+            if model_params is None:
+                model_params = _model_parameters(changes.get("family", recipe.family))
+            if name not in model_params:
+                raise RecipeError(f"unknown model option {name!r} for family {recipe.family}; known: {', '.join(model_params)}")
+            model[name] = parse_value(text, model_params[name], key)
+            continue
+        if key not in hints or key == "name":
+            known = ", ".join(name for name in hints if name != "name")
+            raise RecipeError(f"unknown recipe key {key!r}; known keys: {known}, model.<constructor argument>")
+        if key == "model":  # a whole JSON dict replaces the recipe's; later model.<name> amend it
+            model = parse_value(text, dict, key)
+            continue
+        changes[key] = parse_value(text, hints[key], key)
+    return dataclasses.replace(recipe, **changes, model=model)
+
+
+def recipe_from_dict(data: dict) -> Recipe:
+    """Rebuild a Recipe saved in run.json (unknown keys from other versions are refused)."""
+    names = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = set(data) - names
+    if unknown:
+        raise RecipeError(f"saved recipe has unknown keys: {', '.join(sorted(unknown))}")
+    return Recipe(**data)
+
+
+def validate(recipe: Recipe) -> None:
+    """Cheap checks that would otherwise fail deep inside the loop."""
+    from training.losses import LOSSES, parse_policy
+
+    positive = ("steps", "batch_size", "n_critic", "image_size", "channels", "sample_count")
+    for name in positive:
+        value = getattr(recipe, name)
+        if value < 1:
+            raise RecipeError(f"{name} must be >= 1, got {value}")
+    for name in ("sample_every", "checkpoint_every", "keep_checkpoints", "inject_nan_at", "threads", "instance_noise_steps", "pool_size"):
+        if getattr(recipe, name) < 0:
+            raise RecipeError(f"{name} must be >= 0, got {getattr(recipe, name)}")
+    for name in ("lr", "lr_g", "lr_d"):
+        if not getattr(recipe, name) > 0:
+            raise RecipeError(f"{name} must be > 0, got {getattr(recipe, name)}")
+    if recipe.loss not in LOSSES:
+        raise RecipeError(f"unknown loss {recipe.loss!r}; choose one of: {', '.join(LOSSES)}")
+    if recipe.optimizer not in ("adam", "rmsprop"):
+        raise RecipeError(f"optimizer must be adam or rmsprop, got {recipe.optimizer!r}")
+    if not 0.0 <= recipe.label_smoothing < 0.5:
+        raise RecipeError(f"label_smoothing must be in [0, 0.5), got {recipe.label_smoothing}")
+    try:
+        parse_policy(recipe.d_augment)
+    except ValueError as error:
+        raise RecipeError(f"d_augment: {error}") from None
+    if not 0.0 <= recipe.d_label_flip < 0.5:
+        raise RecipeError(f"d_label_flip must be in [0, 0.5), got {recipe.d_label_flip}")
+    if recipe.dataset == "folder" and not recipe.data_path:
+        raise RecipeError(f"{recipe.name} trains on your images: pass --set data_path=FOLDER_OR_ZIP")
