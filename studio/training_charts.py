@@ -1,0 +1,107 @@
+"""Plotly figures of a training run's curves, for the live training tab (and any other UI).
+
+Each builder takes plain numbers (steps and values, ``None`` for a missing point) and returns a
+``plotly.graph_objects.Figure``. Smoothing is TensorBoard's debiased exponential moving average;
+the raw curve stays faintly behind the smoothed one, so smoothing never hides a spike. Long runs
+are thinned to ``MAX_POINTS`` per curve (the newest point always kept) so that a refresh every
+second stays cheap for the browser.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+
+MAX_POINTS = 1500
+COLORS = ("#6c4bd6", "#e07a1f", "#2a9d8f", "#d62839", "#577590", "#8a5a44")
+Series = tuple[Sequence[int], Sequence[float | None]]
+_LAYOUT = dict(
+    template="plotly_white",
+    height=290,
+    margin=dict(l=55, r=15, t=45, b=40),
+    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    hovermode="x unified",
+)
+
+
+def ema(values: Sequence[float | None], smoothing: float) -> list[float | None]:
+    """Debiased EMA: s_t = a s_{t-1} + (1 - a) x_t, divided by 1 - a^t so the start is not pulled to 0.
+    Missing or non-finite values stay missing and do not disturb the average."""
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    out: list[float | None] = []
+    average = weight = 0.0
+    for value in values:
+        if value is None or not math.isfinite(value):
+            out.append(None)
+            continue
+        average = smoothing * average + (1.0 - smoothing) * value
+        weight = smoothing * weight + (1.0 - smoothing)
+        out.append(average / weight)
+    return out
+
+
+def thin(steps: Sequence[int], values: Sequence[float | None], max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """Every k-th point so at most about ``max_points`` remain, always keeping the newest."""
+    n = len(steps)
+    if n <= max_points:
+        return list(steps), list(values)
+    stride = math.ceil(n / max_points)
+    index = list(range(0, n, stride))
+    if index[-1] != n - 1:
+        index.append(n - 1)
+    return [steps[i] for i in index], [values[i] for i in index]
+
+
+def curves_chart(
+    title: str,
+    series: Mapping[str, Series],
+    *,
+    yaxis_title: str = "",
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    band: tuple[float, float, str] | None = None,
+    reference: tuple[float, str] | None = None,
+) -> go.Figure:
+    """Curves against the training step: ``series`` maps a legend name to (steps, values).
+
+    ``band`` (low, high, label) shades a y range; ``reference`` (y, label) draws a dotted line.
+    """
+    fig = go.Figure()
+    for index, (name, (steps, values)) in enumerate(series.items()):
+        color = COLORS[index % len(COLORS)]
+        if smoothing > 0:
+            raw_steps, raw_values = thin(steps, values)
+            fig.add_trace(go.Scatter(x=raw_steps, y=raw_values, mode="lines", name=f"{name} (raw)", showlegend=False,
+                                     line=dict(color=color, width=1), opacity=0.25, hoverinfo="skip"))
+        smooth_steps, smooth_values = thin(steps, ema(values, smoothing) if smoothing > 0 else values)
+        fig.add_trace(go.Scatter(x=smooth_steps, y=smooth_values, mode="lines", name=name,
+                                 line=dict(color=color, width=2)))
+    if band is not None:
+        low, high, label = band
+        fig.add_hrect(y0=low, y1=high, fillcolor="#2a9d8f", opacity=0.12, line_width=0,
+                      annotation_text=label, annotation_position="top left", annotation_font_size=11)
+    if reference is not None:
+        y, label = reference
+        fig.add_hline(y=y, line=dict(color="#888888", dash="dot"), annotation_text=label,
+                      annotation_position="bottom right", annotation_font_size=11)
+    # uirevision: a zoom or pan the viewer chose survives the refresh every second
+    fig.update_layout(title=title, xaxis_title="step", yaxis_title=yaxis_title, uirevision=title, **_LAYOUT)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def class_histogram_chart(fractions: Sequence[float], names: Sequence[str] | None = None, *, title: str = "") -> go.Figure:
+    """Bars of the fraction of samples per class, against the balanced 1/K line."""
+    names = list(names) if names is not None else [str(i) for i in range(len(fractions))]
+    fig = go.Figure(go.Bar(x=names, y=list(fractions), marker_color=COLORS[0]))
+    if fractions:
+        fig.add_hline(y=1 / len(fractions), line=dict(color="#888888", dash="dot"),
+                      annotation_text="balanced", annotation_position="top right", annotation_font_size=11)
+    fig.update_layout(title=title or "What the classifier sees in the samples", xaxis_title="class",
+                      yaxis_title="fraction of samples", yaxis_range=[0, 1], **{**_LAYOUT, "hovermode": "closest"})
+    fig.update_xaxes(type="category")
+    return fig
