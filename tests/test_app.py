@@ -1,0 +1,376 @@
+"""The Streamlit studio driven headless with streamlit.testing.v1.AppTest.
+
+Every page runs without an exception, and changing a widget changes what is shown: images are
+compared as decoded pixels, read back from the media store AppTest keeps in memory. A tiny zoo
+(untrained tiny checkpoints, see conftest.py) stands in for the bundled checkpoints.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save as safetensors_bytes
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from studio import checkpoints, explore, imaging, session, zoo
+from studio.errors import CheckpointError
+from studio.models import DCGAN
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+INTERPOLATION = "app_pages/1_Latent_interpolation.py"
+TRUNCATION = "app_pages/2_Truncation_trick.py"
+
+
+class RecordingStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media store, keeping every file's bytes by id for the assertions."""
+
+    files: dict[str, bytes] = {}
+
+    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
+        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
+        RecordingStorage.files[file_id] = self.get_file(file_id).content
+        return file_id
+
+
+@pytest.fixture
+def studio_env(tiny_checkpoints, tmp_path, monkeypatch):
+    """A zoo of the tiny checkpoints, an empty runs/ folder and an empty offline Hub cache."""
+    root = next(iter(tiny_checkpoints.values())).parent
+    zoo_file = root / "zoo.toml"
+    zoo_file.write_text(
+        "".join(
+            f'[[checkpoint]]\nname = "tiny-{name}"\ntitle = "Tiny {name}"\nfamily = "{name}"\n'
+            f'task = "{task}"\nsource = "tiny-{name}"\ndataset = "mnist"\nlicense = "MIT"\n\n'
+            for name, task in [("dcgan", "unconditional"), ("cgan", "conditional"), ("classifier", "classifier")]
+        )
+        + '[[checkpoint]]\nname = "far-away"\ntitle = "On the Hub only"\nfamily = "dcgan"\n'
+        'task = "unconditional"\nsource = "hf://org/far-away"\n'
+    )
+    monkeypatch.setattr(zoo, "ZOO_FILE", zoo_file)
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # The app sets torch's thread count for its process, which is pytest's here: keep it unchanged.
+    monkeypatch.setenv("GAN_STUDIO_THREADS", str(torch.get_num_threads()))
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+    RecordingStorage.files = {}
+    return tiny_checkpoints
+
+
+def start(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def pixels(at: AppTest, index: int) -> np.ndarray:
+    """The decoded pixels of the index-th st.image on the page."""
+    url = at.image[index].value[0]
+    file_id = url.rsplit("/", 1)[1].split(".")[0]
+    return np.asarray(Image.open(io.BytesIO(RecordingStorage.files[file_id])))
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success") for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ----------------------------------------------------------------------------- home
+
+
+def test_home_lists_the_zoo_and_loads_the_first_bundled_entry(studio_env):
+    at = start()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "tiny-dcgan"
+    shown = texts(at)
+    for title in ("Tiny dcgan", "Tiny cgan", "Tiny classifier", "On the Hub only"):
+        assert title in shown
+    assert "license MIT" in shown and "source `hf://org/far-away`" in shown
+    badges = sorted(m.value for m in at.markdown if "-badge[" in m.value)
+    assert [b.split(": ", 1)[1] for b in badges] == ["bundled]"] * 3 + ["needs network]"]
+    # loaded panel preview + two card thumbnails (the classifier card has no samples)
+    assert len(at.image) == 3
+    assert at.button(key="zoo_load_tiny-dcgan").disabled  # "Loaded"
+
+
+def test_zoo_card_switches_the_model_and_the_preview(studio_env):
+    at = start()
+    before = pixels(at, 0)
+    at.button(key="zoo_load_tiny-cgan").click().run()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "tiny-cgan"
+    assert "Loaded **Tiny cgan**" in texts(at)
+    assert not np.array_equal(before, pixels(at, 0))
+
+
+def test_a_link_to_a_missing_checkpoint_says_so_and_opens_the_default(studio_env):
+    at = start({"checkpoint": "no-such-model"})
+    no_exception(at)
+    assert "Could not load **no-such-model**" in at.error[0].value
+    assert at.session_state["checkpoint"] == "tiny-dcgan"
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("not a hub id", "not a valid Hub repo id"), ("org/absent", "not in the local Hugging Face cache")],
+)
+def test_a_bad_hub_id_shows_an_error_and_keeps_the_model(studio_env, typed, message):
+    at = start()
+    at.text_input(key="hub_id").input(typed)
+    at.button(key="hub_load").click().run()
+    no_exception(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["checkpoint"] == "tiny-dcgan"
+
+
+def test_a_hub_id_loads_from_the_local_cache(studio_env, tmp_path):
+    commit = "a" * 40
+    repo = tmp_path / "hf-cache" / "models--org--tiny"
+    shutil.copytree(studio_env["cgan"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    at = start()
+    at.text_input(key="hub_id").input("org/tiny")
+    at.button(key="hub_load").click().run()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "hf://org/tiny"
+    assert at.session_state["checkpoint"] in texts(at)
+
+
+def test_training_runs_are_listed_and_load_their_newest_checkpoint(studio_env, tmp_path):
+    run = tmp_path / "runs" / "dcgan-20260101-000000-abcd"
+    shutil.copytree(studio_env["dcgan"], run / "checkpoints" / "step-00000010")
+    (run / "run.json").write_text('{"id": "dcgan-20260101-000000-abcd", "recipe": "mnist-dcgan", '
+                                  '"status": "finished", "step": 10}')
+    at = start()
+    assert "mnist-dcgan" in at.selectbox(key="run_choice").format_func(at.selectbox(key="run_choice").value)
+    at.button(key="run_load").click().run()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == str(run)
+    assert "run dcgan-20260101-000000-abcd, step 10" in texts(at)
+
+
+class RunsCode:
+    """A pickle payload that would create a file if it were ever unpickled unsafely."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def upload_cases(tmp_path: Path) -> dict[str, tuple[str, bytes, str]]:
+    hostile = io.BytesIO()
+    torch.save({"weights": RunsCode(tmp_path / "pwned")}, hostile)
+    return {
+        "not a checkpoint": ("notes.safetensors", b"just some text", "not a readable safetensors file"),
+        "hostile pickle": ("evil.pth", hostile.getvalue(), "refused to load"),
+        "over the limit": ("big.safetensors", safetensors_bytes({"w": torch.zeros(4096)}), "over the upload limit"),
+        "unknown layout": ("odd.safetensors", safetensors_bytes({"mystery.weight": torch.ones(3)}), "unknown checkpoint layout"),
+        "corrupt": ("broken.pth", b"PK\x03\x04 not really a zip", "not a readable PyTorch weights file"),
+    }
+
+
+@pytest.mark.parametrize("case", ["not a checkpoint", "hostile pickle", "over the limit", "unknown layout", "corrupt"])
+def test_bad_uploads_give_a_message_and_change_nothing(studio_env, tmp_path, monkeypatch, case):
+    monkeypatch.setattr(session, "MAX_UPLOAD_BYTES", 8 * 1024)
+    name, data, message = upload_cases(tmp_path)[case]
+    at = start()
+    at.file_uploader(key="upload").set_value((name, data, "application/octet-stream"))
+    at.run()
+    no_exception(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert "Tiny dcgan" in at.error[0].value  # says the previous model stays loaded
+    assert at.session_state["checkpoint"] == "tiny-dcgan"
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_an_uploaded_state_dict_of_a_known_layout_loads(studio_env):
+    generator = DCGAN(latent_dim=8, image_size=32, channels=1, width=4).generator  # pytorch/examples keys
+    buffer = io.BytesIO()
+    torch.save(generator.state_dict(), buffer)
+    at = start()
+    at.file_uploader(key="upload").set_value(("netG.pth", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    no_exception(at)
+    assert Path(at.session_state["checkpoint"]).name == "netG.pth"
+    assert any("netG.pth" in s.value for s in at.success)
+
+
+# ----------------------------------------------------------------------------- latent interpolation
+
+
+def test_interpolation_widgets_change_the_walk(studio_env):
+    at = start()
+    at.switch_page(INTERPOLATION).run()
+    no_exception(at)
+    strip = len(at.image) - 2  # the strip, then the GIF
+    first = pixels(at, strip)
+    assert first.shape[1] > first.shape[0]  # a strip: wider than tall
+    assert len(at.get("download_button")) == 3
+    assert at.get("plotly_chart")
+
+    at.radio(key="interp_method").set_value("lerp").run()
+    no_exception(at)
+    lerp = pixels(at, strip)
+    assert not np.array_equal(first, lerp)
+
+    at.slider(key="interp_frames").set_value(6).run()
+    assert pixels(at, strip).shape != lerp.shape
+
+    at.button(key="interp_add_5").click().run()
+    no_exception(at)
+    assert at.text_input(key="interp_seeds").value == "0, 1, 2, 5"
+    assert at.query_params["seeds"] == "0,1,2,5"
+    assert at.query_params["method"] == "lerp" and at.query_params["frames"] == "6"
+
+
+def test_an_interpolation_link_reproduces_the_walk_exactly(studio_env):
+    query = {"checkpoint": str(studio_env["dcgan"]), "seeds": "4,9,11", "method": "lerp", "frames": "7"}
+    at = start(query)
+    at.switch_page(INTERPOLATION)
+    at.query_params.update(query)
+    at.run()
+    no_exception(at)
+    assert at.text_input(key="interp_seeds").value == "4, 9, 11"
+    assert at.session_state["checkpoint"] == str(studio_env["dcgan"])
+
+    walk = explore.walk(checkpoints.load(studio_env["dcgan"]).model, [4, 9, 11], frames=7, method="lerp")
+    expected = imaging.grid(walk.frames, nrow=7)
+    shown = pixels(at, len(at.image) - 2)
+    factor = shown.shape[1] // expected.shape[1]
+    assert np.array_equal(shown.reshape(expected.shape[0], factor, -1)[:, 0, ::factor], expected[..., 0])
+
+
+def test_conditional_walks_interpolate_the_class_too(studio_env):
+    at = start({"checkpoint": "tiny-cgan"})
+    at.switch_page(INTERPOLATION).run()
+    no_exception(at)
+    strip = len(at.image) - 2
+    before = pixels(at, strip)
+    at.selectbox(key="interp_class_1").set_value(7).run()
+    no_exception(at)
+    assert not np.array_equal(before, pixels(at, strip))
+    assert at.query_params["classes"] == "0,7,2"
+
+
+def test_bad_link_values_are_ignored_with_a_warning(studio_env):
+    at = start()
+    at.switch_page(INTERPOLATION)
+    at.query_params.update({"frames": "lots", "method": "cubic"})
+    at.run()
+    no_exception(at)
+    assert "frames" in at.warning[0].value and "method" in at.warning[0].value
+    assert at.slider(key="interp_frames").value == 16
+
+
+# ----------------------------------------------------------------------------- truncation
+
+
+def test_truncation_slider_and_seed_change_the_grids(studio_env):
+    at = start()
+    at.switch_page(TRUNCATION).run()
+    no_exception(at)
+    interactive = pixels(at, 0)
+    sweep = pixels(at, 1)
+    assert len(at.image) == 1 + len(explore.SWEEP_THRESHOLDS)
+    assert at.get("plotly_chart")
+    assert "Comes with StyleGAN" in texts(at)
+    assert all("diversity" in image.captions[0] for image in at.image)
+
+    at.slider(key="trunc_threshold").set_value(0.2).run()
+    no_exception(at)
+    assert not np.array_equal(interactive, pixels(at, 0))
+    assert at.query_params["threshold"] == "0.2"
+
+    at.number_input(key="trunc_seed").set_value(3).run()
+    no_exception(at)
+    assert not np.array_equal(sweep, pixels(at, 1))
+
+
+def test_truncation_of_a_conditional_model_by_class(studio_env):
+    at = start({"checkpoint": "tiny-cgan"})
+    at.switch_page(TRUNCATION).run()
+    before = pixels(at, 0)
+    at.selectbox(key="trunc_class").set_value(4).run()
+    no_exception(at)
+    assert not np.array_equal(before, pixels(at, 0))
+
+
+# ----------------------------------------------------------------------------- models that do not fit
+
+
+@pytest.mark.parametrize("page", [INTERPOLATION, TRUNCATION])
+def test_latent_pages_explain_a_classifier_does_not_fit(studio_env, page):
+    at = start({"checkpoint": "tiny-classifier"})
+    at.switch_page(page).run()
+    no_exception(at)
+    assert "no latent vector z" in at.info[0].value
+    assert "**The idea**" in texts(at)  # the page still explains itself
+    assert not at.image
+
+
+@pytest.mark.parametrize("page", [INTERPOLATION, TRUNCATION])
+def test_latent_pages_without_a_model(studio_env, monkeypatch, tmp_path, page):
+    empty = tmp_path / "zoo.toml"
+    empty.write_text('[[checkpoint]]\nname = "later"\ntitle = "Later"\nfamily = "dcgan"\n'
+                     'task = "unconditional"\nsource = "not-trained"\n')
+    monkeypatch.setattr(zoo, "ZOO_FILE", empty)
+    at = start()
+    assert at.session_state["checkpoint"] is None
+    assert "No model loaded" in texts(at)
+    at.switch_page(page).run()
+    no_exception(at)
+    assert "No model is loaded" in at.info[0].value
+
+
+def test_save_upload_checks_name_and_size_only():
+    with pytest.raises(CheckpointError, match="is not a checkpoint file"):
+        session.save_upload("notes.txt", b"hello")
+    with pytest.raises(CheckpointError, match="is empty"):
+        session.save_upload("model.pth", b"")
+    with pytest.raises(CheckpointError, match="over the upload limit of 1.0 KB"):
+        session.save_upload("model.pth", b"x" * 2048, max_bytes=1024)
+    first = session.save_upload("my model (1).pth", b"weights")
+    assert first.name == "my_model__1_.pth" and first.read_bytes() == b"weights"
+    assert session.save_upload("my model (1).pth", b"weights") == first  # same content, same file
+
+
+# ----------------------------------------------------------------------------- studio.explore
+
+
+def test_walk_passes_through_the_seeds_and_truncation_narrows_diversity(tiny_checkpoints):
+    model = checkpoints.load(tiny_checkpoints["dcgan"]).model
+    walk = explore.walk(model, [5, 8], frames=5, method="slerp")
+    assert np.array_equal(walk.frames[[0, -1]], explore.candidates(model, [5, 8]))
+    assert min(walk.norms["lerp"]) < min(walk.norms["slerp"])  # lerp cuts through the middle
+    # An untrained generator in eval mode draws flat grey; BatchNorm statistics of its own
+    # activations give it images that depend on z, like a trained one.
+    torch.manual_seed(0)
+    model = DCGAN(latent_dim=8, image_size=28, channels=1, width=4).train()
+    with torch.no_grad():
+        model.generate(model.sample_latent(64, seed=1))
+    sweep = explore.truncation_sweep(model.eval(), (0.1, None), n=8, seed=0)
+    assert sweep[0].diversity < sweep[1].diversity / 2
+
+
+def test_set_interactive_threads(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("GAN_STUDIO_THREADS", "1")
+        assert explore.set_interactive_threads() == 1 == torch.get_num_threads()
+        assert explore.set_interactive_threads(2) == 2 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

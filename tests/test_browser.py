@@ -1,0 +1,221 @@
+"""The studio in a real browser: `streamlit run app.py` driven by Playwright and Debian's Chromium.
+
+Every page renders its images and charts with no exception box, widgets change what is shown,
+and a hostile upload is refused with a message. Screenshots go to screenshots/ (gitignored)
+and to /work/notes/ when that folder exists. Needs /usr/bin/chromium (`apt-get install
+chromium`; scripts/setup.sh --dev installs it).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import torch
+
+from studio import zoo
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "screenshots"
+NOTES = Path("/work/notes")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EXCEPTION = '[data-testid="stException"]'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_checkpoints, tmp_path_factory):
+    """`streamlit run app.py` on a free 127.0.0.1 port, offline, with no usage statistics."""
+    tmp = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = {
+        **os.environ,
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_CACHE": str(tmp / "hf-cache"),
+        "GAN_STUDIO_RUNS": str(tmp / "runs"),
+    }
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log = open(tmp / "streamlit.log", "w")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{(tmp / 'streamlit.log').read_text()}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the group start_new_session made: streamlit only
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM.exists(), (
+        f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with "
+        "`apt-get install -y chromium` (scripts/setup.sh --dev does this)."
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def checkpoint(tiny_checkpoints, family: str) -> str:
+    """The bundled zoo checkpoint of this family when it exists (nicer screenshots), else the tiny one."""
+    bundled = {"dcgan": "mnist-dcgan", "cgan": "mnist-cgan", "classifier": "mnist-classifier"}[family]
+    if any(e.name == bundled and e.availability == "bundled" for e in zoo.entries()):
+        return bundled
+    return str(tiny_checkpoints[family])
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script finished and every image and chart on the page has rendered."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)
+              && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                   .every(c => c.querySelector('.main-svg'))""",
+        timeout=timeout,
+    )
+
+
+def open_page(page, base: str, path: str, query: dict, *, charts: int = 0) -> None:
+    """Open a page and wait for its images and its ``charts`` plotly charts (loaded lazily)."""
+    page.goto(f"{base}/{path}?{urlencode(query)}")
+    page.wait_for_selector('[data-testid="stImage"] img, [data-testid="stAlert"]', timeout=60_000)
+    if charts:
+        page.wait_for_function(
+            "n => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= n",
+            arg=charts,
+            timeout=60_000,
+        )
+    settle(page)
+
+
+def snapshot(page, name: str) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+    assert page.get_by_text("Page not found").count() == 0  # a direct link opens its page cleanly
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if NOTES.is_dir():
+        shutil.copy(path, NOTES / f"screenshot-{name}.png")
+
+
+def image_sources(page) -> list[str]:
+    return page.eval_on_selector_all('[data-testid="stImage"] img', "imgs => imgs.map(i => i.src)")
+
+
+def wait_for_new_images(page, before: list[str]) -> None:
+    page.wait_for_function(
+        "before => { const now = [...document.querySelectorAll('[data-testid=\"stImage\"] img')].map(i => i.src);"
+        " return now.length > 0 && now.some(s => !before.includes(s)); }",
+        arg=before,
+        timeout=60_000,
+    )
+    settle(page)
+
+
+def test_interpolation_page(server, page, tiny_checkpoints):
+    # First in the file: the server's first session opens a page by its link, not the home page.
+    query = {"checkpoint": checkpoint(tiny_checkpoints, "dcgan"), "seeds": "3,11,7", "frames": "12"}
+    open_page(page, server, "latent-interpolation", query, charts=1)
+    page.get_by_text("Download MP4").wait_for()
+    before = image_sources(page)
+    page.get_by_test_id("stRadioGroup").get_by_text("lerp", exact=True).click()
+    wait_for_new_images(page, before)
+    assert "method=lerp" in page.url  # the link now reproduces this walk
+    snapshot(page, "3-latent-interpolation")
+
+    conditional = {"checkpoint": checkpoint(tiny_checkpoints, "cgan"), "seeds": "1,2", "classes": "3,8"}
+    open_page(page, server, "latent-interpolation", conditional, charts=1)
+    snapshot(page, "4-latent-interpolation-conditional")
+
+
+def test_home_shows_the_zoo_and_refuses_a_hostile_upload(server, page, tiny_checkpoints, tmp_path):
+    open_page(page, server, "", {"checkpoint": checkpoint(tiny_checkpoints, "dcgan")})
+    page.get_by_text("Choose a checkpoint").wait_for()
+    for entry in zoo.entries():
+        page.get_by_text(entry.title, exact=True).first.wait_for()  # a loaded entry also titles the panel
+    snapshot(page, "1-home")
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    hostile = io.BytesIO()
+    torch.save({"weights": Payload()}, hostile)
+    page.get_by_role("tab", name="Upload a file").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "evil.pth", "mimeType": "application/octet-stream", "buffer": hostile.getvalue()}
+    )
+    page.get_by_text("refused to load").wait_for(timeout=60_000)
+    settle(page)
+    assert not (tmp_path / "pwned").exists()
+    snapshot(page, "2-home-hostile-upload")
+
+
+def test_truncation_page(server, page, tiny_checkpoints):
+    open_page(page, server, "truncation-trick", {"checkpoint": checkpoint(tiny_checkpoints, "dcgan")}, charts=1)
+    page.get_by_text("Comes with StyleGAN").wait_for()
+    before = image_sources(page)
+    slider = page.get_by_role("slider", name="Threshold τ")
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_for_new_images(page, before)
+    assert "threshold=1.2" in page.url
+    snapshot(page, "5-truncation-trick")
+
+
+def test_a_classifier_on_a_latent_page_says_why_it_does_not_fit(server, page, tiny_checkpoints):
+    open_page(page, server, "latent-interpolation", {"checkpoint": checkpoint(tiny_checkpoints, "classifier")})
+    page.get_by_text("no latent vector z").wait_for()
+    snapshot(page, "6-interpolation-with-a-classifier")

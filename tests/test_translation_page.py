@@ -1,0 +1,203 @@
+"""The translation page under Streamlit's AppTest, with tiny pix2pix / CycleGAN checkpoints in tmp.
+
+The checkpoints are saved with studio.checkpoints.save and listed in a tiny zoo, so the page's
+shared chooser loads them like bundled ones. Images are compared as decoded pixels read back from
+the media store AppTest keeps in memory.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from studio import checkpoints, translate, zoo
+from studio.models import CycleGAN, Pix2Pix
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+PAGE = "app_pages/3_Translation.py"
+
+
+class RecordingStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media store, keeping every file's bytes by id for the assertions."""
+
+    files: dict[str, bytes] = {}
+
+    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
+        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
+        RecordingStorage.files[file_id] = self.get_file(file_id).content
+        return file_id
+
+
+@pytest.fixture(scope="module")
+def tiny_translators(tmp_path_factory) -> Path:
+    """A zoo folder with a tiny maps pix2pix, a tiny horse2zebra CycleGAN and an untrained entry."""
+    root = tmp_path_factory.mktemp("translation-zoo")
+    torch.manual_seed(0)
+    checkpoints.save(Pix2Pix(image_size=32, ngf=4, ndf=4).eval(), root / "tiny-maps",
+                     metadata={"title": "Tiny maps pix2pix", "dataset": "maps", "license": "MIT"})
+    checkpoints.save(CycleGAN(image_size=32, ngf=4, ndf=4, n_blocks=1).eval(), root / "tiny-horses",
+                     metadata={"title": "Tiny horse2zebra", "dataset": "horse2zebra", "license": "MIT"})
+    entries = [("tiny-maps", "Tiny maps pix2pix", "pix2pix"), ("tiny-horses", "Tiny horse2zebra", "cyclegan"),
+               ("later", "Not trained yet", "pix2pix")]
+    (root / "zoo.toml").write_text("".join(
+        f'[[checkpoint]]\nname = "{name}"\ntitle = "{title}"\nfamily = "{family}"\ntask = "translation"\n'
+        f'source = "{"not-trained" if name == "later" else name}"\n\n' for name, title, family in entries))
+    return root
+
+
+@pytest.fixture
+def page_env(tiny_translators, tmp_path, monkeypatch):
+    """The tiny translation zoo (none bundled first: the session starts with the maps model loaded
+    only when asked), an empty runs/ folder and an offline, empty Hub cache."""
+    monkeypatch.setattr(zoo, "ZOO_FILE", tiny_translators / "zoo.toml")
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+    RecordingStorage.files = {}
+    return tiny_translators
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query or {})
+    at.run()
+    at.switch_page(PAGE)
+    return at.run()
+
+
+def pixels(at: AppTest, index: int) -> np.ndarray:
+    url = at.image[index].value[0]
+    return np.asarray(Image.open(io.BytesIO(RecordingStorage.files[url.rsplit("/", 1)[1].split(".")[0]])))
+
+
+def shrink(shown: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Undo show_image's nearest-neighbour enlargement."""
+    factor = shown.shape[1] // image.shape[1]
+    return shown[::factor, ::factor]
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success") for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def png_upload(image: np.ndarray, name: str = "photo.png") -> tuple[str, bytes, str]:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return name, buffer.getvalue(), "image/png"
+
+
+def test_without_a_model_the_page_explains_and_offers_the_chooser(page_env):
+    at = open_page()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "tiny-maps"  # the first bundled entry
+    at.session_state["checkpoint"] = None
+    at.run()
+    no_exception(at)
+    assert "No model is loaded." in at.info[0].value
+    assert "**The idea**" in texts(at) and "PatchGAN" in texts(at) and "arxiv.org/abs/1703.10593" in texts(at)
+    assert not at.image
+    assert at.button(key="tr_zoo_load") and at.text_input(key="tr_hub_id")
+
+
+def test_a_model_that_does_not_translate(page_env, tiny_checkpoints):
+    at = open_page({"checkpoint": str(tiny_checkpoints["dcgan"])})
+    no_exception(at)
+    assert "does not translate images" in at.info[0].value
+    assert not at.image
+
+
+def test_samples_show_input_output_and_ground_truth(page_env):
+    at = open_page()
+    no_exception(at)
+    # load the model through the page's own chooser, as a user would
+    at.selectbox(key="tr_zoo").set_value("tiny-maps")
+    at.button(key="tr_zoo_load").click().run()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "tiny-maps"
+    assert at.radio(key="tr_direction").options == ["satellite photo → map"]  # pix2pix: one way
+    assert len(at.image) == 3  # input, output, ground truth
+    loaded = checkpoints.load(page_env / "tiny-maps", device="cpu")
+    sample = translate.sample_inputs(loaded.meta)[0]
+    shown_input, shown_output, shown_truth = (pixels(at, i) for i in range(3))
+    assert np.array_equal(shrink(shown_input, sample.image), sample.image)
+    assert np.array_equal(shrink(shown_truth, sample.truth), sample.truth)
+    expected, _ = translate.translate_image(loaded.model, sample.image)
+    assert np.array_equal(shrink(shown_output, expected), expected)
+    assert [image.captions[0] for image in at.image] == [
+        "Input: satellite tile 1", "Output: satellite photo → map", "Ground truth (the paired target)"]
+    assert at.get("download_button") and at.metric[0].label == "Per-pixel map accuracy"
+
+    at.selectbox(key="tr_sample").set_value(2).run()  # another tile
+    no_exception(at)
+    other = translate.sample_inputs(loaded.meta)[2]
+    assert np.array_equal(shrink(pixels(at, 0), other.image), other.image)
+
+
+def test_an_upload_is_converted_with_notes_and_a_non_image_is_refused(page_env):
+    at = open_page({"checkpoint": "tiny-maps"})
+    at.radio(key="tr_source").set_value("upload").run()
+    no_exception(at)
+    assert not at.image and "Upload an image" in texts(at)
+
+    at.file_uploader(key="tr_image").set_value(("notes.png", b"certainly not a PNG", "image/png")).run()
+    no_exception(at)
+    assert "notes.png is not an image" in at.error[0].value
+    assert not at.image and at.session_state["checkpoint"] == "tiny-maps"
+
+    rgba = np.random.default_rng(0).integers(0, 256, (40, 60, 4), dtype=np.uint8)
+    at.file_uploader(key="tr_image").set_value(png_upload(rgba)).run()
+    no_exception(at)
+    assert not at.error and len(at.image) == 2  # input and output: an upload has no ground truth
+    notes = at.info[0].value
+    assert "alpha channel dropped" in notes and "resized from 60x40 to 32x32" in notes
+    output = pixels(at, 1)
+
+    at.file_uploader(key="tr_image").set_value(("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png")).run()
+    no_exception(at)
+    assert "broken.png" in at.error[0].value
+    assert len(at.image) == 2 and np.array_equal(pixels(at, 1), output)  # the last good upload stays
+
+    at.file_uploader(key="tr_image").set_value(None).run()  # removed by the user: gone
+    no_exception(at)
+    assert not at.image and not at.error
+    assert at.query_params["checkpoint"] == "tiny-maps"  # a copied link reopens the model
+
+
+def test_an_imported_reference_generator_translates_one_way(page_env):
+    generator = CycleGAN(image_size=32, ngf=4, ndf=4, n_blocks=2).generator_ab  # latest_net_G.pth keys
+    buffer = io.BytesIO()
+    torch.save(generator.state_dict(), buffer)
+    at = open_page()
+    at.file_uploader(key="tr_weights").set_value(("latest_net_G.pth", buffer.getvalue(), "application/octet-stream"))
+    at.run()
+    no_exception(at)
+    assert Path(at.session_state["checkpoint"]).name == "latest_net_G.pth"
+    assert at.radio(key="tr_direction").options == ["A → B"]
+    assert "A → B generator only" in texts(at)
+    assert len(at.image) == 2 and at.image[0].captions[0] == "Input: horse 1"  # CycleGAN of unknown data
+
+
+def test_cyclegan_directions_swap_the_samples(page_env):
+    at = open_page({"checkpoint": "tiny-horses"})
+    no_exception(at)
+    direction = at.radio(key="tr_direction")
+    assert direction.options == ["horse → zebra", "zebra → horse"]
+    assert len(at.image) == 2 and at.image[0].captions[0] == "Input: horse 1"
+    horse = pixels(at, 0)
+    direction.set_value("b2a").run()
+    no_exception(at)
+    assert not np.array_equal(pixels(at, 0), horse)  # a zebra now
+    assert not at.metric  # unpaired: nothing to score
