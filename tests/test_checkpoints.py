@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from studio import checkpoints
@@ -117,6 +118,30 @@ def test_round_trip_directory(tmp_path):
         "Tiny digits", "mnist", "tiny", 28, 1)
     assert meta["metrics"] == {"fid": 41.5}
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temporary folder left behind
+
+
+def test_inference_only_checkpoint_drops_the_discriminators(tmp_path):
+    from studio.models import build
+
+    model = build("cyclegan", {"in_channels": 1, "out_channels": 1, "image_size": 32, "ngf": 4, "ndf": 8,
+                                "n_blocks": 1}).eval()
+    full = save(model, tmp_path / "full")
+    slim = save(model, tmp_path / "slim", inference_only=True)
+    with safe_open(slim / "model.safetensors", "pt") as weights:
+        keys = set(weights.keys())
+    assert keys and not any(k.startswith("discriminator") for k in keys)
+    assert any(k.startswith("discriminator") for k in model.state_dict())
+    assert (slim / "model.safetensors").stat().st_size < (full / "model.safetensors").stat().st_size
+
+    loaded, meta = load(slim, device="cpu")
+    assert "inference-only" in meta["weights"] and "weights" not in load(full, device="cpu").meta
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    for direction in ("a2b", "b2a"):
+        assert torch.equal(loaded.translate(x, direction), model.translate(x, direction))
+    # a discriminator missing from a checkpoint that does not say so is still an error
+    (slim / "config.json").write_text((slim / "config.json").read_text().replace('"weights"', '"other"'))
+    with pytest.raises(CheckpointError, match="missing keys"):
+        load(slim)
 
 
 def test_conditional_meta_and_file_path(tmp_path):
