@@ -1,8 +1,7 @@
 """The studio in a real browser: `streamlit run app.py` driven by Playwright and Debian's Chromium.
 
 Every page renders its images and charts with no exception box, widgets change what is shown,
-and a hostile upload is refused with a message. Screenshots go to screenshots/ (gitignored)
-and to /work/notes/ when that folder exists. Needs /usr/bin/chromium (`apt-get install
+and a hostile upload is refused with a message. Screenshots go to screenshots/ (gitignored). Needs /usr/bin/chromium (`apt-get install
 chromium`; scripts/setup.sh --dev installs it).
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +26,6 @@ from studio import zoo
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "screenshots"
-NOTES = Path("/work/notes")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -145,8 +142,6 @@ def snapshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if NOTES.is_dir():
-        shutil.copy(path, NOTES / f"screenshot-{name}.png")
 
 
 def image_sources(page) -> list[str]:

@@ -2,14 +2,12 @@
 
 From the start form a tiny run trains in its own process; its loss curve gains points across
 refreshes with no click; Stop writes a checkpoint, Resume continues to a new total, and one click
-opens the run's checkpoint on the Latent interpolation page. Screenshots go to screenshots/ and to
-/work/notes/ when that folder exists. Needs /usr/bin/chromium (`apt-get install chromium`).
+opens the run's checkpoint on the Latent interpolation page. Screenshots go to screenshots/. Needs /usr/bin/chromium (`apt-get install chromium`).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +24,6 @@ from studio import live
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "screenshots"
-NOTES = Path("/work/notes")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 EXCEPTION = '[data-testid="stException"]'
@@ -129,8 +126,6 @@ def snapshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if NOTES.is_dir():
-        shutil.copy(path, NOTES / f"screenshot-{name}.png")
 
 
 def test_train_watch_stop_resume_and_open_a_run(server, page, runs_root):

@@ -44,13 +44,15 @@ def hub_cache(tmp_path, monkeypatch) -> Path:
 
 def test_the_real_zoo_lists_bundled_and_hub_entries(hub_cache):
     listed = {e.name: e for e in zoo.entries()}
-    for name, family in [("mnist-dcgan", "dcgan"), ("mnist-cgan", "cgan"), ("mnist-wgangp", "wgangp"),
-                         ("mnist-classifier", "classifier")]:
+    for name, family, dataset in [
+        ("mnist-dcgan", "dcgan", "mnist"), ("mnist-cgan", "cgan", "mnist"), ("mnist-wgangp", "wgangp", "mnist"),
+        ("mnist-classifier", "classifier", "mnist"), ("maps-pix2pix", "pix2pix", "maps"),
+        ("horse2zebra-cyclegan", "cyclegan", "horse2zebra"), ("horse-zebra-classifier", "classifier", "animals"),
+    ]:
         bundled = listed[name]
-        assert (bundled.family, bundled.dataset, bundled.license, bundled.is_hub) == (family, "mnist", "MIT", False)
+        assert (bundled.family, bundled.dataset, bundled.license, bundled.is_hub) == (family, dataset, "MIT", False)
         assert bundled.family in FAMILIES and bundled.path == zoo.CHECKPOINTS_DIR / name
-        # "missing" until the training engineer commits the checkpoint, never a crash
-        assert bundled.availability == ("bundled" if is_complete(bundled.path) else "missing")
+        assert is_complete(bundled.path) and bundled.availability == "bundled"  # committed with the code
     hub = [e for e in listed.values() if e.is_hub]
     assert {e.source for e in hub} >= {"hf://huggan/dcgan-mnist", "hf://huggan/pix2pix-maps"}
     assert all(e.availability == "needs network" for e in hub)  # the test cache is empty

@@ -246,16 +246,22 @@ SAMPLES_CAPTION = {
 }
 
 
-def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float) -> str:
+def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float, choice: tuple[int, int, int]) -> str:
+    """``choice``: (checkpoints measured, how many passed on the selection set, rank of the one kept)."""
+    measured, passed, rank = choice
+    how = (f"of the run's {measured} checkpoints, {passed} passed the bar on the selection set; tried best first on "
+           f"the report set, the {_ordinal(rank)} passed there too")
+    if not rank:
+        how = (f"**it does not meet its bar**: none of the run's {measured} checkpoints did, and this one, the best on "
+               f"the selection set, is bundled so that the page has a model to show until a better one is trained")
     if bundle.last_only:
         chosen = f"this is its last checkpoint (step {step}). Bar: {bundle.bar}."
     elif recipe.family in SAMPLES_CAPTION:
-        chosen = (f"this is the checkpoint of step {step}, the best of the run's checkpoints on a validation set; "
-                  f"the metrics below are measured on held-out test images it never saw. Bar: {bundle.bar}.")
+        chosen = (f"this is the checkpoint of step {step}: {how}. The selection set is a validation set; the "
+                  f"metrics below are measured on held-out test images it never saw. Bar: {bundle.bar}.")
     else:
-        chosen = (f"this is the checkpoint of step {step}, the best of the run's checkpoints on 1,000 samples of seed "
-                  f"{SELECT_SEED}; the metrics below are measured again on 1,000 fresh samples (seed {REPORT_SEED}). "
-                  f"Bar: {bundle.bar}.")
+        chosen = (f"this is the checkpoint of step {step}: {how}. Selection: 1,000 samples of seed {SELECT_SEED}; "
+                  f"the metrics below are on 1,000 fresh samples (seed {REPORT_SEED}). Bar: {bundle.bar}.")
     lines = [
         f"{recipe.description}. Trained with `python -m training.bundle {recipe.name}` "
         f"(recipe `{recipe.name}`, {recipe.steps} steps, batch {recipe.batch_size}); {chosen}",
@@ -272,6 +278,18 @@ def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float) -
     return "\n\n".join(lines)
 
 
+def training_seconds(run_dir: Path) -> float:
+    """Time spent stepping, from the events' clock: pauses between a stop and a resume are left out."""
+    from training.runs import read_events
+
+    times = [e["time"] for e in read_events(run_dir) if "event" not in e and "time" in e]
+    return float(sum(b - a for a, b in zip(times, times[1:]) if b - a < 60))
+
+
+def _ordinal(n: int) -> str:
+    return {1: "best", 2: "2nd best", 3: "3rd best"}.get(n, f"{n}th best")
+
+
 def _rounded(metrics: dict) -> dict:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
 
@@ -285,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=250, help="candidates to measure (default: 250)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--from-run", metavar="RUN_DIR", help="measure an existing run instead of training")
+    parser.add_argument("--below-bar", action="store_true",
+                        help="when no checkpoint passes, write the best one anyway, its card saying it misses the bar")
     args = parser.parse_args(argv)
 
     from studio.checkpoints import load, save
@@ -294,12 +314,10 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle = BUNDLES[args.name]
     out = Path(args.out)
-    started = time.time()
     if args.from_run:
         run_dir = Path(args.from_run)
         status = read_status(run_dir)
         recipe = recipe_from_dict(status["config"])
-        started = status.get("started", started)
     else:
         recipe = apply_overrides(get_recipe(bundle.recipe), args.overrides)
         recipe = dataclasses.replace(recipe, keep_checkpoints=0, checkpoint_every=args.checkpoint_every,
@@ -314,31 +332,38 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: training {result.status}: {result.message}", file=sys.stderr)
             return 1
         run_dir = result.run_dir
-    elapsed = (read_status(run_dir).get("updated") or time.time()) - started
+    elapsed = training_seconds(run_dir)
 
     candidates = RunDir(run_dir).list_checkpoints()
     if bundle.last_only:
         candidates = candidates[-1:]
-    passing = []
+    passing, scored = [], []
     for step, path in candidates:
         metrics = bundle.measure(load(path).model, out, SELECT_SEED)
         ok = bundle.passes(metrics)
         print(f"step {step:>6}: {'PASS' if ok else 'fail'} {_rounded(metrics)}")
+        scored.append((bundle.score(metrics), step, path))
         if ok:
             passing.append((bundle.score(metrics), step, path))
     best = None
-    for _, step, path in sorted(passing, reverse=True):  # best first; its fresh samples must pass too
+    for rank, (_, step, path) in enumerate(sorted(passing, reverse=True), 1):  # best first; must pass again
         model = load(path).model
         metrics = metrics if bundle.last_only else bundle.measure(model, out, REPORT_SEED)
         if not bundle.last_only:
             print(f"step {step:>6} on fresh samples: {'PASS' if bundle.passes(metrics) else 'fail'} {_rounded(metrics)}")
         if bundle.passes(metrics):
-            best = (step, metrics, model)
+            best = (step, metrics, model, (len(candidates), len(passing), rank))
             break
-    if best is None:
+    if best is None and not args.below_bar:
         print(f"error: no checkpoint of {run_dir} passes: {bundle.bar}", file=sys.stderr)
         return 1
-    step, metrics, model = best
+    if best is None:  # --below-bar: the best on the selection set, measured on the report set
+        _, step, path = max(scored)
+        model = load(path).model
+        metrics = bundle.measure(model, out, REPORT_SEED)
+        best = (step, metrics, model, (len(candidates), 0, 0))
+        print(f"warning: no checkpoint passes; writing step {step}, the best on the selection set: {_rounded(metrics)}")
+    step, metrics, model, choice = best
     numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     dataset = recipe.dataset if recipe.dataset != "mnist" else "mnist-5k"
     metadata = {
@@ -349,10 +374,13 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": recipe.name,
         "metrics": numbers,
         "license": "mit",
-        "description": describe(bundle, recipe, step, metrics, elapsed),
+        "description": describe(bundle, recipe, step, metrics, elapsed, choice),
+        "meets_bar": bool(bundle.passes(metrics)),
         **bundle.extra,
     }
-    target = save(model.cpu().eval(), out / args.name, metadata=metadata, samples=sample_grid(model))
+    # translation bundles ship their generators only: the discriminators are for training
+    target = save(model.cpu().eval(), out / args.name, metadata=metadata, samples=sample_grid(model),
+                  inference_only=recipe.family in SAMPLES_CAPTION)
     size = sum(p.stat().st_size for p in target.iterdir()) / 2**20
     print(f"wrote {target} ({size:.1f} MB) from {run_dir} step {step}: {numbers}")
     return 0

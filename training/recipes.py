@@ -120,7 +120,9 @@ RECIPES: dict[str, Recipe] = {
             d_augment="translation,cutout",
             fuse_d=True,
             label_smoothing=0.1,
-            steps=5000,
+            # G draws one digit for the first ~1,500 steps, then covers all ten ever more evenly:
+            # at 5,000 steps 4s and 7s still made 15-16% of samples, over the 5-15% bar
+            steps=8000,
             batch_size=64,
         ),
         Recipe(
@@ -236,7 +238,9 @@ RECIPES: dict[str, Recipe] = {
             data_split="train",
             image_size=128,
             channels=3,
-            model={"ngf": 32, "ndf": 32},
+            # ngf 16 and depth 5 (bottleneck 4x4 at 128 px): ~1M generator weights, a 4 MB bundle;
+            # a map tile is decided by its neighbourhood, so the reference depth 8 is not needed
+            model={"ngf": 16, "ndf": 32, "depth": 5},
             steps=4000,
             batch_size=4,
             sample_every=250,
@@ -250,7 +254,9 @@ RECIPES: dict[str, Recipe] = {
             data_split="train",
             image_size=32,
             channels=1,
-            model={"in_channels": 1, "out_channels": 1, "ngf": 32, "ndf": 32, "n_blocks": 6},
+            # ngf 16: two generators of ~0.5M weights (a 4 MB bundle); ngf 32 reached the same
+            # horse/zebra rates (100%) with 16 MB of generators
+            model={"in_channels": 1, "out_channels": 1, "ngf": 16, "ndf": 32, "n_blocks": 6},
             loss="lsgan",
             steps=4000,
             batch_size=8,
