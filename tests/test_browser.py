@@ -214,3 +214,20 @@ def test_a_classifier_on_a_latent_page_says_why_it_does_not_fit(server, page, ti
     open_page(page, server, "latent-interpolation", {"checkpoint": checkpoint(tiny_checkpoints, "classifier")})
     page.get_by_text("no latent vector z").wait_for()
     snapshot(page, "6-interpolation-with-a-classifier")
+
+
+def test_translation_page_turns_a_satellite_tile_into_a_map_and_a_zebra_into_a_horse(server, page):
+    # the bundled translation models (tests/test_bundled.py checks that they are there)
+    open_page(page, server, "translation", {"checkpoint": "maps-pix2pix"})
+    page.get_by_text("Output: satellite photo → map").first.wait_for(timeout=60_000)
+    page.get_by_text("Download the output (PNG)").wait_for()
+    assert len(image_sources(page)) >= 3  # input, output, ground truth
+    snapshot(page, "7-translation-maps")
+
+    open_page(page, server, "translation", {"checkpoint": "horse2zebra-cyclegan"})
+    page.get_by_text("Output: horse → zebra").first.wait_for(timeout=60_000)
+    before = image_sources(page)
+    page.get_by_test_id("stRadioGroup").first.get_by_text("zebra → horse", exact=True).click()
+    wait_for_new_images(page, before)
+    page.get_by_text("Output: zebra → horse").first.wait_for()
+    snapshot(page, "8-translation-zebra-to-horse")
