@@ -128,7 +128,7 @@ def test_busy_counts_live_runs_against_the_limit(tmp_path, monkeypatch):
 
 def test_form_values_become_set_overrides_and_a_command(tmp_path):
     defaults = live.recipe_defaults("mnist-dcgan")
-    assert defaults["loss"] == "nonsat" and defaults["model.width"] == 64 and defaults["steps"] == 5000
+    assert defaults["loss"] == "nonsat" and defaults["model.width"] == 64 and defaults["steps"] == 8000
     assert "model.latent_dim" not in live.recipe_defaults("mnist-infogan")  # InfoGAN has noise_dim
     values = {**defaults, "loss": "hinge", "lr_d": 1e-4, "label_smoothing": 0.2, "model.width": 8, "steps": 50}
     overrides = live.overrides_for("mnist-dcgan", values)
