@@ -662,7 +662,7 @@ def health(log: dict, run: Run, quality: Mapping[str, Any] | None = None, *, win
                                       "then resume from the last good checkpoint."))
     if len(log["steps"]) >= 5 and BANDS.get(loss) and {"d_real", "d_fake"} <= set(mean):
         d_real, d_fake = mean["d_real"], mean["d_fake"]
-        if d_fake < 0.05 and d_real > 0.9:
+        if d_fake < 0.05 and d_real > 0.5:  # D(x) need not be near 1: rejecting every fake is the sign
             signals.append(Signal("warning", "Discriminator is winning: D(G(z)) near 0", "D rejects every fake with "
                                   "confidence, so G learns little from it. Label smoothing, instance noise or a lower D "
                                   "learning rate give G a chance."))

@@ -185,6 +185,9 @@ def test_health_signals_name_what_is_wrong_and_why(tmp_path):
     winning = live.health(snapshot(d_real=0.98, d_fake=0.01, loss_d=0.05, grad_norm_g=1.0), run)
     assert [s.title for s in winning] == ["Discriminator is winning: D(G(z)) near 0", "Discriminator loss near 0"]
     assert all(s.level == "warning" and s.why for s in winning)
+    # seen in a real early DCGAN run: D(x) only 0.90 on average, but every fake rejected
+    early = live.health(snapshot(d_real=0.895, d_fake=0.003, loss_d=0.4, grad_norm_g=5.0), run)
+    assert [s.title for s in early] == ["Discriminator is winning: D(G(z)) near 0"]
     balanced = live.health(snapshot(d_real=0.6, d_fake=0.4, loss_d=1.2, grad_norm_g=1.0), run)
     assert [(s.level, s.title) for s in balanced] == [("ok", "Looks balanced")]
     nan = snapshot(d_real=0.6, d_fake=0.4)
