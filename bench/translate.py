@@ -8,12 +8,26 @@ Models (random weights: the cost does not depend on their values):
 Reference: what a plain PyTorch script does: the reference architecture in eval mode, default
 memory format, float32, ``torch.no_grad``, plus the same uint8 -> [-1, 1] -> uint8 conversions
 written plainly. Candidates: ``studio.translate.translate_image``, the page's path (a cached
-prepared copy: BatchNorm folded; for the U-Net channels_last and oneDNN weights packed once;
-inference_mode), eager and with ``compile=True`` (torch.compile, frozen weights). All run in the
-same process, taking turns; the ratio candidate / reference is what counts. Outputs are checked
-against the reference first.
+prepared copy: BatchNorm folded; for the U-Net channels_last and oneDNN weights packed once, for
+the ResNet the residual blocks' 3x3 convolutions as Winograd F(2x2, 3x3); inference_mode), eager
+and with ``compile=True`` (torch.compile, frozen weights). All run in the same process, taking
+turns; the ratio candidate / reference is what counts. Outputs are checked against the
+reference first.
 
     python -m bench translate [--model unet_256 resnet_9blocks] [--repeats 15] [--no-compile]
+
+Measured (torch 2.14.1, 2 threads on a 2-core Xeon VM, ``--repeats 7 --no-compile``). The machine
+was shared with training jobs and browser tests, mostly with scheduling priority over the bench,
+so these are rough: the same command gave reference times 3-7x apart within an hour. Ratios
+best / median, per run:
+- ``unet_256``: 0.47 / 0.50 and 0.44 / 0.43 in quieter runs; 0.85 / 0.60 in a contended one.
+- ``resnet_9blocks`` with Winograd (studio.winograd): 0.92 / 0.92 and 0.92 / 0.89 in quieter runs
+  (reference about 340 ms), against 1.00 / 0.99 without it (studio.translate.WINOGRAD_MIN_CHANNELS
+  raised) in a quieter run; 1.22 / 1.45 in a contended run (bands then 2 MB for both threads, now
+  2 MB per thread), where its many small ops each wait for a thread another job holds. Max float
+  difference 7e-6. Where the time goes (one thread, CPU time): each 256-channel 64x64 conv
+  ~23-28 ms direct, ~18-19 ms Winograd (the 16 matmuls ~11 ms, the transforms the rest); the 18
+  of them are ~60% of the generator, the rest (7x7 convs, transposed convs, InstanceNorm) ~40%.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import itertools
 import math
 import threading
 import warnings
@@ -30,7 +29,8 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from studio.fastpath import fold_batchnorm, weights_key
 
 
 def _as_weight(t, like: torch.Tensor) -> torch.Tensor:
@@ -159,27 +159,6 @@ _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PREPARE_LOCK = threading.Lock()  # Streamlit serves sessions from threads
 
 
-def _weights_key(model: nn.Module) -> tuple:
-    return tuple((t.data_ptr(), t._version) for t in itertools.chain(model.parameters(), model.buffers()))
-
-
-def _fold_batchnorm(module: nn.Module) -> None:
-    """Replace each (Conv, BatchNorm2d) pair inside Sequentials by one conv with the BN folded in.
-
-    In eval mode BN is the affine map y = gamma (x - mean) / sqrt(var + eps) + beta, which the
-    conv's weight and bias can absorb: one pass over the activations less per layer.
-    """
-    for child in module.children():
-        if isinstance(child, nn.Sequential):
-            for i in range(len(child) - 1):
-                conv, norm = child[i], child[i + 1]
-                if (isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and conv.groups == 1
-                        and type(norm) is nn.BatchNorm2d and norm.running_mean is not None):
-                    child[i] = fuse_conv_bn_eval(conv, norm, transpose=isinstance(conv, nn.ConvTranspose2d))
-                    child[i + 1] = nn.Identity()
-        _fold_batchnorm(child)
-
-
 class _ProjectVector(nn.Module):
     """A ConvTranspose2d (padding 0) on a 1x1 input is a matrix product: x (B, Cin) @ W (Cin, Cout k k).
 
@@ -250,13 +229,13 @@ def _rewrite_transposed_convs(module: nn.Module) -> None:
 
 
 def _prepared(model: nn.Module) -> _Prepared:
-    key = _weights_key(model)
+    key = weights_key(model)
     entry = _PREPARED.get(model)
     if entry is not None and entry.key == key:
         return entry
     with _PREPARE_LOCK, torch.no_grad():
         fast = copy.deepcopy(model).eval()
-        _fold_batchnorm(fast)
+        fold_batchnorm(fast)
         _rewrite_transposed_convs(fast)
         fast = fast.requires_grad_(False).to(memory_format=torch.channels_last)  # about -10% time on CPU
         entry = _PREPARED[model] = _Prepared(key, fast)

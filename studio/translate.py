@@ -13,8 +13,10 @@ through ``read_image`` first (any mode PIL reads: CMYK, 16-bit, palette, alpha..
 The fast path (``translate_tensor``): a cached eval copy of the generator with BatchNorm folded
 into the preceding convolution (exact in eval mode), run under ``torch.inference_mode``; for the
 U-Net also channels_last and oneDNN weights packed once instead of on every call (what
-torch.compile's weight freezing does, without its seconds of compiling). ``compile=True`` adds
-torch.compile with frozen weights, which also fuses the ResNet's InstanceNorm, ReLU and padding.
+torch.compile's weight freezing does, without its seconds of compiling); for the ResNet the
+residual blocks' 3x3 convolutions as Winograd F(2x2, 3x3) (studio.winograd: 2.25x fewer
+multiplications, float32 throughout). ``compile=True`` adds torch.compile with frozen weights
+(on the copy without Winograd), which also fuses the ResNet's InstanceNorm, ReLU and padding.
 The caller's model is never modified. ``python -m bench translate`` measures it against plain
 eager PyTorch.
 """
@@ -34,10 +36,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from studio import imaging
+from studio import imaging, winograd
 from studio.errors import DataError
+from studio.fastpath import fold_batchnorm, weights_key
 
 DIRECTIONS = ("a2b", "b2a")
 FAMILIES = ("pix2pix", "cyclegan")
@@ -47,6 +49,11 @@ MAX_UPLOAD_BYTES = 50 * 2**20
 CYCLEGAN_SCALE_RANGE = 2
 # A pix2pix input that already fits the U-Net runs as is up to this many times the training area.
 PIX2PIX_MAX_AREA = 4
+# The ResNet's 3x3 convolutions with at least this many input and output channels run as Winograd
+# F(2x2, 3x3) (studio.winograd) where that wins. Timed at 64x64 on a busy 2-core machine, 1 and 2
+# threads (rough): 256 channels (resnet_9blocks) about 0.8x oneDNN's direct convolution's time;
+# 128 channels 1.0-1.1x, 64 channels 1.3-1.4x.
+WINOGRAD_MIN_CHANNELS = 256
 
 
 class Sample(NamedTuple):
@@ -242,38 +249,14 @@ class _Prepared:
     key: tuple  # (data_ptr, version) of every tensor of the original: a weight update changes it
     module: nn.Module  # eval copy, BatchNorm folded, maybe channels_last: what torch.compile gets
     channels_last: bool
-    packed: nn.Module | None = None  # the same with prepacked oneDNN convolutions: the eager path
+    packed: nn.Module | None = None  # U-Net: the same with prepacked oneDNN convolutions: the eager path
+    winograd: nn.Module | None = None  # ResNet: the same with Winograd 3x3 convolutions: the eager path
     compiled: Callable | None = None
     compile_failed: bool = False
 
 
 _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {direction: _Prepared}
 _LOCK = threading.Lock()  # Streamlit serves sessions from threads
-
-
-def _weights_key(module: nn.Module) -> tuple:
-    return tuple((t.data_ptr(), t._version) for t in itertools.chain(module.parameters(), module.buffers()))
-
-
-def _fold_batchnorm(module: nn.Module) -> int:
-    """Fold each (Conv, BatchNorm2d) pair inside a Sequential into one conv; returns how many.
-
-    In eval mode BN is the affine map y = gamma (x - mean) / sqrt(var + eps) + beta per channel,
-    which the conv's weight and bias absorb exactly: one pass over the activations less per layer.
-    InstanceNorm normalises with the statistics of each image, so it cannot be folded.
-    """
-    folded = 0
-    for child in module.children():
-        if isinstance(child, nn.Sequential):
-            for i in range(len(child) - 1):
-                conv, norm = child[i], child[i + 1]
-                if (isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and conv.groups == 1
-                        and type(norm) is nn.BatchNorm2d and norm.running_mean is not None):
-                    child[i] = fuse_conv_bn_eval(conv, norm, transpose=isinstance(conv, nn.ConvTranspose2d))
-                    child[i + 1] = nn.Identity()
-                    folded += 1
-        folded += _fold_batchnorm(child)
-    return folded
 
 
 class _PackedConv(nn.Module):
@@ -315,10 +298,15 @@ class _PackedConv(nn.Module):
             x, weight, self.bias, o["padding"], o["stride"], o["dilation"], o["groups"], "none", [], "")
 
 
+def _sharing_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module``'s structure that shares its parameters and buffers (no weights duplicated)."""
+    shared = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
+    return copy.deepcopy(module, memo=shared)
+
+
 def _with_packed_convolutions(module: nn.Module) -> nn.Module:
     """A copy of ``module`` (sharing its tensors) whose 2-D convolutions are _PackedConv."""
-    shared = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
-    packed = copy.deepcopy(module, memo=shared)
+    packed = _sharing_copy(module)
 
     def replace(parent: nn.Module) -> None:
         for name, child in parent.named_children():
@@ -337,24 +325,33 @@ def _packing_works(module: nn.Module, x: torch.Tensor) -> bool:
             and all(p.dtype == torch.float32 for p in module.parameters()))
 
 
+def _with_winograd_convolutions(module: nn.Module) -> nn.Module | None:
+    """A copy of ``module`` (sharing its tensors) whose wide 3x3 stride-1 convs are Winograd ones; None if none are."""
+    fast = _sharing_copy(module)
+    return fast if winograd.use_winograd(fast, min_channels=WINOGRAD_MIN_CHANNELS) else None
+
+
 def _prepared(model, direction: str) -> _Prepared:
     generator = _generator(model, direction)
-    key = _weights_key(generator)
+    key = weights_key(generator)
     entry = _PREPARED.get(model, {}).get(direction)
     if entry is not None and entry.key == key:
         return entry
     with _LOCK, torch.no_grad():
         fast = copy.deepcopy(generator).eval().requires_grad_(False)
-        _fold_batchnorm(fast)
+        fold_batchnorm(fast)
         # The U-Net's 4x4 stride-2 (transposed) convs run faster on NHWC, and its large inner weights
         # gain most from prepacking. The ResNet gains from neither in eager mode: its InstanceNorm and
-        # reflection padding are slower on NHWC than its convs get faster.
+        # reflection padding are slower on NHWC than its convs get faster. Its residual blocks' 3x3
+        # convs, most of its work, take fewer multiplications as Winograd F(2x2, 3x3) instead.
         is_unet = model.family == "pix2pix"
         if is_unet:
             fast = fast.to(memory_format=torch.channels_last)
         entry = _Prepared(key, fast, channels_last=is_unet)
         if is_unet:
             entry.packed = _with_packed_convolutions(fast)
+        else:
+            entry.winograd = _with_winograd_convolutions(fast)
         _PREPARED.setdefault(model, {})[direction] = entry
     return entry
 
@@ -399,6 +396,8 @@ def translate_tensor(model, x: torch.Tensor, direction: str | None = None, *, co
             except RuntimeError as exc:  # an op this oneDNN build lacks: plain convolutions from now on
                 entry.packed = None
                 warnings.warn(f"prepacked convolutions failed, using plain ones: {exc}", RuntimeWarning)
+        if entry.winograd is not None:  # its convs run the plain convolution on other devices and dtypes
+            return entry.winograd(x)  # (B, C_out, H, W)
         return entry.module(x)  # (B, C_out, H, W)
 
 
