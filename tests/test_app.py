@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 from safetensors.torch import save as safetensors_bytes
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
+from support import RecordingStorage
 
 from studio import checkpoints, explore, imaging, session, zoo
 from studio.errors import CheckpointError
@@ -26,17 +26,6 @@ from studio.models import DCGAN
 APP = Path(__file__).resolve().parent.parent / "app.py"
 INTERPOLATION = "app_pages/1_Latent_interpolation.py"
 TRUNCATION = "app_pages/2_Truncation_trick.py"
-
-
-class RecordingStorage(MemoryMediaFileStorage):
-    """AppTest's in-memory media store, keeping every file's bytes by id for the assertions."""
-
-    files: dict[str, bytes] = {}
-
-    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
-        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
-        RecordingStorage.files[file_id] = self.get_file(file_id).content
-        return file_id
 
 
 @pytest.fixture

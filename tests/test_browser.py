@@ -1,20 +1,13 @@
 """The studio in a real browser: `streamlit run app.py` driven by Playwright and Debian's Chromium.
 
 Every page renders its images and charts with no exception box, widgets change what is shown,
-and a hostile upload is refused with a message. Screenshots go to screenshots/ (gitignored). Needs /usr/bin/chromium (`apt-get install
-chromium`; scripts/setup.sh --dev installs it).
+and a hostile upload is refused with a message. Screenshots go to screenshots/ (gitignored).
+Needs /usr/bin/chromium (`apt-get install chromium`; scripts/setup.sh --dev installs it).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,72 +15,25 @@ import pytest
 import torch
 
 from studio import zoo
+from support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXCEPTION = '[data-testid="stException"]'
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tiny_checkpoints, tmp_path_factory):
-    """`streamlit run app.py` on a free 127.0.0.1 port, offline, with no usage statistics."""
+def server(tmp_path_factory):
+    """The studio, offline, with an empty Hub cache and its own runs folder."""
     tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {
-        **os.environ,
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_CACHE": str(tmp / "hf-cache"),
-        "GAN_STUDIO_RUNS": str(tmp / "runs"),
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    log = open(tmp / "streamlit.log", "w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{(tmp / 'streamlit.log').read_text()}")
-            time.sleep(0.3)
+    env = {"HF_HUB_CACHE": str(tmp / "hf-cache"), "GAN_STUDIO_RUNS": str(tmp / "runs")}
+    with streamlit_server(env, tmp / "streamlit.log") as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the group start_new_session made: streamlit only
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with "
-        "`apt-get install -y chromium` (scripts/setup.sh --dev does this)."
-    )
+    assert CHROMIUM.exists(), chromium_missing()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

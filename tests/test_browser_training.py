@@ -7,36 +7,21 @@ opens the run's checkpoint on the Latent interpolation page. Screenshots go to s
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from studio import live
+from support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
 EXCEPTION = '[data-testid="stException"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Points in the first plotly chart (the losses): the longest trace's x values.
 LOSS_POINTS = """() => { const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
   return plot && plot.data ? Math.max(0, ...plot.data.map(t => (t.x || []).length)) : 0; }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,41 +31,20 @@ def runs_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(runs_root):
-    """`streamlit run app.py` on a free 127.0.0.1 port with its own runs folder."""
-    port = free_port()
-    env = {**os.environ, "GAN_STUDIO_RUNS": str(runs_root), "HF_HUB_OFFLINE": "1",
-           "HF_HUB_CACHE": str(runs_root.parent / "hf-cache"), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    log_path = runs_root.parent / "streamlit.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        for run in live.list_runs(runs_root):  # the trainer outlives the server by design: stop it here
-            if run.live:
-                live.stop_run(run.path)
-        os.killpg(process.pid, signal.SIGTERM)  # the group start_new_session made: streamlit only
-        process.wait(timeout=20)
+    """The studio with its own runs folder; a trainer still running at the end is stopped."""
+    env = {"GAN_STUDIO_RUNS": str(runs_root), "HF_HUB_CACHE": str(runs_root.parent / "hf-cache")}
+    with streamlit_server(env, runs_root.parent / "streamlit.log") as base:
+        try:
+            yield base
+        finally:
+            for run in live.list_runs(runs_root):  # the trainer outlives the server by design: stop it here
+                if run.live:
+                    live.stop_run(run.path)
 
 
 @pytest.fixture(scope="module")
 def page():
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)"
+    assert CHROMIUM.exists(), chromium_missing()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +10,11 @@ from pathlib import Path
 import torch
 
 from studio.checkpoints import load
+from support import free_port
 from training import read_events, read_status
 from training.runs import load_training_state
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_two_process_ddp_on_cpu_writes_a_loadable_checkpoint(tmp_path):

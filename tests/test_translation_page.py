@@ -14,25 +14,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
+from support import RecordingStorage
 
 from studio import checkpoints, translate, zoo
 from studio.models import CycleGAN, Pix2Pix
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "app_pages/3_Translation.py"
-
-
-class RecordingStorage(MemoryMediaFileStorage):
-    """AppTest's in-memory media store, keeping every file's bytes by id for the assertions."""
-
-    files: dict[str, bytes] = {}
-
-    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
-        file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
-        RecordingStorage.files[file_id] = self.get_file(file_id).content
-        return file_id
 
 
 @pytest.fixture(scope="module")
