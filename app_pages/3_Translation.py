@@ -141,7 +141,11 @@ with controls:
     source = st.radio("Input", list(SOURCES), key=f"{PREFIX}_source", horizontal=True, format_func=SOURCES.get)
     truth = None
     if source == "sample":
-        choices = samples(meta, direction)
+        try:
+            choices = samples(meta, direction)
+        except DataError as error:  # e.g. a Space without animal-mnist: uploads still work
+            st.info(f"No sample pictures here: {error}")
+            st.stop()
         index = st.selectbox("Sample", range(len(choices)), key=f"{PREFIX}_sample",
                              format_func=lambda i: choices[i].name)
         name, image, truth = choices[min(index, len(choices) - 1)]
