@@ -70,6 +70,19 @@ def chromium_missing() -> str:
             "`apt-get install -y chromium` (scripts/setup.sh --dev does this).")
 
 
+def isolate_studio(monkeypatch, tmp_path: Path, zoo_file: Path) -> None:
+    """AppTest runs of the studio in-process: this zoo, an empty runs/ folder, an offline empty Hub
+    cache, and every image's bytes kept in RecordingStorage.files."""
+    from studio import zoo
+
+    monkeypatch.setattr(zoo, "ZOO_FILE", zoo_file)
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+    RecordingStorage.files = {}
+
+
 class RecordingStorage(MemoryMediaFileStorage):
     """AppTest's in-memory media store, keeping every file's bytes by id for the assertions."""
 

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save as safetensors_bytes
 from streamlit.testing.v1 import AppTest
-from support import RecordingStorage
+from support import RecordingStorage, isolate_studio
 
 from studio import checkpoints, explore, imaging, session, zoo
 from studio.errors import CheckpointError
@@ -42,14 +42,9 @@ def studio_env(tiny_checkpoints, tmp_path, monkeypatch):
         + '[[checkpoint]]\nname = "far-away"\ntitle = "On the Hub only"\nfamily = "dcgan"\n'
         'task = "unconditional"\nsource = "hf://org/far-away"\n'
     )
-    monkeypatch.setattr(zoo, "ZOO_FILE", zoo_file)
-    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    isolate_studio(monkeypatch, tmp_path, zoo_file)
     # The app sets torch's thread count for its process, which is pytest's here: keep it unchanged.
     monkeypatch.setenv("GAN_STUDIO_THREADS", str(torch.get_num_threads()))
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
-    RecordingStorage.files = {}
     return tiny_checkpoints
 
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from support import RecordingStorage
+from support import RecordingStorage, isolate_studio
 
-from studio import checkpoints, translate, zoo
+from studio import checkpoints, translate
 from studio.models import CycleGAN, Pix2Pix
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -45,12 +45,7 @@ def tiny_translators(tmp_path_factory) -> Path:
 def page_env(tiny_translators, tmp_path, monkeypatch):
     """The tiny translation zoo (none bundled first: the session starts with the maps model loaded
     only when asked), an empty runs/ folder and an offline, empty Hub cache."""
-    monkeypatch.setattr(zoo, "ZOO_FILE", tiny_translators / "zoo.toml")
-    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
-    RecordingStorage.files = {}
+    isolate_studio(monkeypatch, tmp_path, tiny_translators / "zoo.toml")
     return tiny_translators
 
 
