@@ -13,10 +13,11 @@ through ``read_image`` first (any mode PIL reads: CMYK, 16-bit, palette, alpha..
 The fast path (``translate_tensor``): a cached eval copy of the generator with BatchNorm folded
 into the preceding convolution (exact in eval mode), run under ``torch.inference_mode``; for the
 U-Net also channels_last and oneDNN weights packed once instead of on every call (what
-torch.compile's weight freezing does, without its seconds of compiling); for the ResNet the
-residual blocks' 3x3 convolutions as Winograd F(2x2, 3x3) (studio.winograd: 2.25x fewer
+torch.compile's weight freezing does, without its seconds of compiling); for the ResNet
+channels_last (NHWC) activations throughout, InstanceNorm computed in that layout, and the
+residual blocks' 3x3 convolutions as Winograd F(4x4, 3x3) (studio.winograd: 4x fewer
 multiplications, float32 throughout). ``compile=True`` adds torch.compile with frozen weights
-(on the copy without Winograd), which also fuses the ResNet's InstanceNorm, ReLU and padding.
+(on the plain NCHW copy), which also fuses the ResNet's InstanceNorm, ReLU and padding.
 The caller's model is never modified. ``python -m bench translate`` measures it against plain
 eager PyTorch.
 """
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from torch.nn import functional as F
 
 from studio import imaging, winograd
 from studio.errors import DataError
@@ -50,9 +52,9 @@ CYCLEGAN_SCALE_RANGE = 2
 # A pix2pix input that already fits the U-Net runs as is up to this many times the training area.
 PIX2PIX_MAX_AREA = 4
 # The ResNet's 3x3 convolutions with at least this many input and output channels run as Winograd
-# F(2x2, 3x3) (studio.winograd) where that wins. Timed at 64x64 on a busy 2-core machine, 1 and 2
-# threads (rough): 256 channels (resnet_9blocks) about 0.8x oneDNN's direct convolution's time;
-# 128 channels 1.0-1.1x, 64 channels 1.3-1.4x.
+# F(4x4, 3x3) (studio.winograd) where that wins. Timed NHWC at 64x64, 2 threads of a 2-core Xeon:
+# 256 channels (resnet_9blocks) 7.1 ms against oneDNN's 15.2 ms direct convolution; 128 channels
+# 6.0 against 3.6 ms and 64 channels 3.0 against 1.0 ms, where oneDNN's own kernels are the faster.
 WINOGRAD_MIN_CHANNELS = 256
 
 
@@ -250,7 +252,7 @@ class _Prepared:
     module: nn.Module  # eval copy, BatchNorm folded, maybe channels_last: what torch.compile gets
     channels_last: bool
     packed: nn.Module | None = None  # U-Net: the same with prepacked oneDNN convolutions: the eager path
-    winograd: nn.Module | None = None  # ResNet: the same with Winograd 3x3 convolutions: the eager path
+    nhwc: nn.Module | None = None  # ResNet: the same for NHWC activations, Winograd 3x3 convolutions: the eager path
     compiled: Callable | None = None
     compile_failed: bool = False
 
@@ -325,10 +327,83 @@ def _packing_works(module: nn.Module, x: torch.Tensor) -> bool:
             and all(p.dtype == torch.float32 for p in module.parameters()))
 
 
-def _with_winograd_convolutions(module: nn.Module) -> nn.Module | None:
-    """A copy of ``module`` (sharing its tensors) whose wide 3x3 stride-1 convs are Winograd ones; None if none are."""
+class _InstanceNormNHWC(nn.Module):
+    """An InstanceNorm2d for channels_last activations that keeps them channels_last.
+
+    nn.InstanceNorm2d views (B, C, H, W) as (1, B * C, H, W) for BatchNorm's kernel, which for NHWC
+    data means a copy to NCHW and back: 4-9x the time of the NCHW op. But one image already is a
+    BatchNorm batch whose per-channel statistics over (H, W) are the instance's, and BatchNorm's
+    kernel runs on NHWC in place: so each image goes through F.batch_norm in training mode (no
+    running statistics kept). Shares the norm's affine parameters and buffers.
+    """
+
+    def __init__(self, norm: nn.InstanceNorm2d):
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.norm
+        if not winograd.is_channels_last(x):
+            return n(x)
+        if n.track_running_stats and not n.training:  # eval with running statistics: an affine map per channel
+            return F.batch_norm(x, n.running_mean, n.running_var, n.weight, n.bias, False, 0.0, n.eps)
+        images = [F.batch_norm(x[i: i + 1], None, None, n.weight, n.bias, True, 0.0, n.eps) for i in range(x.shape[0])]
+        return images[0] if len(images) == 1 else torch.cat(images)
+
+
+class _ReflectionPadNHWC(nn.Module):
+    """A ReflectionPad2d whose output stays channels_last (torch's returns NCHW whatever it gets)."""
+
+    def __init__(self, pad: nn.ReflectionPad2d):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right, top, bottom = self.pad.padding
+        height, width = x.shape[2:]
+        if not winograd.is_channels_last(x) or max(left, right) >= width or max(top, bottom) >= height:
+            return self.pad(x)  # (too wide a pad: torch's error message)
+        h = x.permute(0, 2, 3, 1)  # (B, H, W, C), contiguous
+        out = h.new_empty(h.shape[0], height + top + bottom, width + left + right, h.shape[3])
+        out[:, top: top + height, left: left + width] = h
+        # The edge row / column is the mirror, not repeated: [a0 a1 a2 ...] -> [a2 a1 | a0 a1 a2 ...]
+        if top:
+            out[:, :top, left: left + width] = h[:, 1: top + 1].flip(1)
+        if bottom:
+            out[:, top + height:, left: left + width] = h[:, height - 1 - bottom: height - 1].flip(1)
+        if left:  # columns last, from the padded rows: the corners come with them
+            out[:, :, :left] = out[:, :, left + 1: 2 * left + 1].flip(2)
+        if right:
+            out[:, :, left + width:] = out[:, :, left + width - 1 - right: left + width - 1].flip(2)
+        return out.permute(0, 3, 1, 2)  # (B, C, H', W'), NHWC
+
+
+def _with_nhwc_layers(module: nn.Module) -> int:
+    """Wrap, in place, each InstanceNorm2d and ReflectionPad2d of ``module`` in its NHWC version; returns how many."""
+    wrappers = {nn.InstanceNorm2d: _InstanceNormNHWC, nn.ReflectionPad2d: _ReflectionPadNHWC}
+    wrapped = 0
+    for name, child in module.named_children():
+        if type(child) in wrappers:
+            setattr(module, name, wrappers[type(child)](child))
+            wrapped += 1
+        else:
+            wrapped += _with_nhwc_layers(child)
+    return wrapped
+
+
+def _nhwc_resnet(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` (sharing its tensors) for channels_last input: InstanceNorm and
+    reflection padding that stay NHWC, and the wide 3x3 stride-1 convs as Winograd F(4x4, 3x3) ones.
+
+    On NHWC, oneDNN runs the ResNet's first 7x7 conv (3 input channels) 3x faster and its
+    transposed convs 2-3x faster than on NCHW, and the Winograd tile gather and scatter copy whole
+    channel vectors; only InstanceNorm and reflection padding needed the rewrites above. Its weights stay as they are:
+    oneDNN follows the input's layout.
+    """
     fast = _sharing_copy(module)
-    return fast if winograd.use_winograd(fast, min_channels=WINOGRAD_MIN_CHANNELS) else None
+    _with_nhwc_layers(fast)
+    winograd.use_winograd(fast, min_channels=WINOGRAD_MIN_CHANNELS)
+    return fast
 
 
 def _prepared(model, direction: str) -> _Prepared:
@@ -341,17 +416,17 @@ def _prepared(model, direction: str) -> _Prepared:
         fast = copy.deepcopy(generator).eval().requires_grad_(False)
         fold_batchnorm(fast)
         # The U-Net's 4x4 stride-2 (transposed) convs run faster on NHWC, and its large inner weights
-        # gain most from prepacking. The ResNet gains from neither in eager mode: its InstanceNorm and
-        # reflection padding are slower on NHWC than its convs get faster. Its residual blocks' 3x3
-        # convs, most of its work, take fewer multiplications as Winograd F(2x2, 3x3) instead.
+        # gain most from prepacking. The ResNet runs NHWC too (its convs gain, and its InstanceNorms
+        # stay NHWC), with its residual blocks' 3x3 convs, most of its work, as Winograd F(4x4, 3x3).
         is_unet = model.family == "pix2pix"
         if is_unet:
             fast = fast.to(memory_format=torch.channels_last)
         entry = _Prepared(key, fast, channels_last=is_unet)
         if is_unet:
             entry.packed = _with_packed_convolutions(fast)
+            _with_nhwc_layers(entry.packed)  # pix2pix with norm="instance"
         else:
-            entry.winograd = _with_winograd_convolutions(fast)
+            entry.nhwc = _nhwc_resnet(fast)
         _PREPARED.setdefault(model, {})[direction] = entry
     return entry
 
@@ -396,8 +471,8 @@ def translate_tensor(model, x: torch.Tensor, direction: str | None = None, *, co
             except RuntimeError as exc:  # an op this oneDNN build lacks: plain convolutions from now on
                 entry.packed = None
                 warnings.warn(f"prepacked convolutions failed, using plain ones: {exc}", RuntimeWarning)
-        if entry.winograd is not None:  # its convs run the plain convolution on other devices and dtypes
-            return entry.winograd(x)  # (B, C_out, H, W)
+        if entry.nhwc is not None:  # its Winograd convs run the plain convolution on other devices and dtypes
+            return entry.nhwc(x.contiguous(memory_format=torch.channels_last))  # (B, C_out, H, W), NHWC
         return entry.module(x)  # (B, C_out, H, W)
 
 
