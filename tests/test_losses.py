@@ -138,3 +138,16 @@ def test_diffaugment_transforms_keep_shapes_gradients_and_content():
     assert [f.__name__ for f in L.parse_policy("translation, cutout")] == ["translate", "cutout"]
     with pytest.raises(ValueError):
         L.parse_policy("colour")
+
+
+def test_square_symmetry_moves_a_pair_together():
+    torch.manual_seed(0)
+    ramp = torch.arange(16.0).view(1, 1, 4, 4).expand(64, 2, 4, 4).contiguous()
+    paired = ramp * 10  # a "target" that must get the same symmetry as its input
+    a, b = L.square_symmetry(ramp, paired)
+    assert a.shape == ramp.shape and torch.equal(b, a * 10)
+    symmetries = [torch.rot90(base, k, (-2, -1)) for base in (ramp[0], ramp[0].flip(-1)) for k in range(4)]
+    seen = {next(i for i, s in enumerate(symmetries) if torch.equal(image, s)) for image in a}
+    assert seen == set(range(8))  # all 8 symmetries of the square, and nothing else
+    nhwc = ramp.contiguous(memory_format=torch.channels_last)
+    assert L.square_symmetry(nhwc)[0].is_contiguous(memory_format=torch.channels_last)

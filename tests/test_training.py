@@ -113,19 +113,40 @@ def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
         ("mnist-wgangp", {}),
         # every trick that draws random numbers, and a conditional model
         ("mnist-cgan", {"label_smoothing": 0.1, "d_label_flip": 0.1, "instance_noise": 0.1, "instance_noise_steps": 4}),
+        # paired symmetries drawn per batch, learning rates decaying over the second half
+        ("maps-pix2pix", {"pair_augment": True, "lr_decay": 0.5, "data_count": 20, "batch_size": 8}),
     ],
 )
 def test_resume_reproduces_an_uninterrupted_run(name, extra, tmp_path):
     # the 1,000 test digits in batches of 250: several epochs, so the data order crosses epochs
-    recipe = tiny(name, data_split="test", batch_size=250, steps=6, checkpoint_every=3, sample_every=0, **extra)
+    extra = {"batch_size": 250, **extra}
+    recipe = tiny(name, data_split="test", steps=6, checkpoint_every=3, sample_every=0, **extra)
     train(recipe, out=tmp_path, run_id="whole")
-    train(dataclasses.replace(recipe, steps=3), out=tmp_path, run_id="split")
+    calls = iter(range(1, 100))  # stopped after step 3 of the same 6-step recipe (its lr schedule spans 6)
+    assert train(recipe, out=tmp_path, run_id="split", should_stop=lambda: next(calls) == 3).step == 3
     train(recipe, resume=tmp_path / "split")
     whole, split = metric_lines(tmp_path / "whole"), metric_lines(tmp_path / "split")
     assert [e["step"] for e in split] == [1, 2, 3, 4, 5, 6]
     keys = ["loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "epoch"]
     assert [[e[k] for k in keys] for e in split] == [[e[k] for k in keys] for e in whole]
     assert whole[-1]["epoch"] >= 1
+    if recipe.lr_decay:  # constant for the first 3 steps, then linearly down towards 0
+        rates = [e["lr_g"] / recipe.lr_g for e in split]
+        assert rates == [e["lr_g"] / recipe.lr_g for e in whole]
+        assert rates[:3] == [1.0] * 3 and rates[3:] == pytest.approx([0.75, 0.5, 0.25])
+
+
+def test_procedural_data_count_and_schedule_checks(tmp_path):
+    from studio.errors import DataError
+    from training.data import build_dataset
+
+    assert len(build_dataset(tiny("maps-pix2pix", data_count=12))) == 12
+    assert len(build_dataset(tiny("maps-pix2pix", data_count=0))) == 1000  # 0: MapsDataset's default
+    with pytest.raises(DataError, match="data_count"):
+        build_dataset(tiny("mnist-dcgan", data_count=12))  # 5,000 real digits: a fixed size
+    for bad in ({"lr_decay": 1.5}, {"lr_decay": -0.1}, {"data_count": -1}):
+        with pytest.raises(RecipeError):
+            train(tiny("maps-pix2pix", **bad), out=tmp_path)
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):

@@ -20,7 +20,7 @@ def build_dataset(recipe: Recipe) -> Dataset:
     """The recipe's dataset at the recipe's image size (studio.data resizes any input).
 
     Recipe fields reach the dataset's constructor only where it takes them: ``split``,
-    ``channels``, ``classes`` (data_classes) and ``path`` (data_path).
+    ``channels``, ``classes`` (data_classes), ``path`` (data_path) and ``n`` (data_count).
     """
     import inspect
 
@@ -35,10 +35,13 @@ def build_dataset(recipe: Recipe) -> Dataset:
         "channels": recipe.channels,
         "classes": [c.strip() for c in recipe.data_classes.split(",") if c.strip()] or None,
         "path": recipe.data_path or None,
+        "n": recipe.data_count or None,
     }
     kwargs = {key: value for key, value in offered.items() if key in accepted and value is not None}
     if recipe.data_path and "path" not in accepted:
         raise DataError(f"dataset {recipe.dataset!r} takes no data_path")
+    if recipe.data_count and "n" not in accepted:
+        raise DataError(f"dataset {recipe.dataset!r} has a fixed size: it takes no data_count")
     return get_dataset(recipe.dataset, **kwargs)
 
 

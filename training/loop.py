@@ -227,6 +227,19 @@ class Trainer:
             self._process = psutil.Process()
         return {"memory_mb": self._process.memory_info().rss / 2**20}
 
+    def _set_learning_rates(self) -> None:
+        """Linear decay to 0 over the run's last ``lr_decay`` fraction (pix2pix's schedule); a
+        function of the step alone, so a resumed run follows the same rates."""
+        r = self.recipe
+        if r.lr_decay <= 0:
+            return
+        start = r.steps * (1 - r.lr_decay)
+        factor = 1.0 if self.step <= start else max(0.0, (r.steps - self.step + 1) / (r.steps - start + 1))
+        bases = {"g": r.lr_g, "d": r.lr_d, "model": r.lr}
+        for name, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = bases[name] * factor
+
     def _learning_rates(self) -> dict:
         return {f"lr_{name}" if name != "model" else "lr": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
 
@@ -397,6 +410,7 @@ class Trainer:
         """One update of the family's step, logged: returns the event (raises NonFiniteLoss)."""
         self.step += 1
         self.ctx.step = self.step
+        self._set_learning_rates()
         before, tick = self.data.consumed, time.perf_counter()
         metrics = self.step_fn(self.ctx)
         return self._metric_event(metrics, time.perf_counter() - tick, self.data.consumed - before)

@@ -220,6 +220,21 @@ def parse_policy(policy: str) -> list[Callable[[Tensor], Tensor]]:
     return [AUGMENTATIONS[name] for name in names]
 
 
+def square_symmetry(*images: Tensor) -> tuple[Tensor, ...]:
+    """One random symmetry of the square per sample (flip, then 0-3 quarter turns), the same for
+    every tensor passed: paired translation data stays paired. (B, C, H, H) tensors."""
+    b = images[0].shape[0]
+    flip = torch.rand(b, device=images[0].device) < 0.5  # (B,)
+    turns = torch.randint(0, 4, (b,), device=images[0].device)
+    out = []
+    for x in images:
+        nhwc = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        x = torch.stack([torch.rot90(x[i], int(k), (-2, -1)) for i, k in enumerate(turns.tolist())])
+        out.append(x.contiguous(memory_format=torch.channels_last) if nhwc else x)
+    return tuple(out)
+
+
 def augment(images: Tensor, policy: list[Callable[[Tensor], Tensor]]) -> Tensor:
     for transform in policy:
         images = transform(images)

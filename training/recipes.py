@@ -33,6 +33,7 @@ class Recipe:
     data_path: str = ""  # the folder or .zip of dataset "folder"
     data_classes: str = ""  # comma-separated class names (animals), "" for all
     data_split: str = "all"  # "train" keeps the "test" split held out (classifier)
+    data_count: int = 0  # procedural sets (maps): how many items to draw; 0: the set's default
     image_size: int = 28
     channels: int = 1
 
@@ -58,6 +59,7 @@ class Recipe:
     cycle_weight: float = 10.0  # CycleGAN lambda_cyc
     identity_weight: float = 0.5  # CycleGAN lambda_idt (times lambda_cyc)
     pool_size: int = 50  # CycleGAN history of fakes shown to D
+    lr_decay: float = 0.0  # the last fraction of the run over which both rates fall linearly to 0 (pix2pix: 0.5)
 
     # tricks (all off by default)
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - smoothing
@@ -65,6 +67,9 @@ class Recipe:
     instance_noise: float = 0.0  # std of Gaussian noise on D inputs at step 0 ...
     instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps (0: constant)
     d_augment: str = ""  # DiffAugment policy for D's inputs, e.g. "translation,cutout" (also "turn")
+    # paired translation: each (input, target) pair gets one of the 8 symmetries of the square
+    # (flips, quarter turns), the same for both, so a few thousand tiles look like many more
+    pair_augment: bool = False
 
     # speed
     channels_last: bool = True  # NHWC convolutions: about +13% on our CPUs
@@ -394,7 +399,8 @@ def validate(recipe: Recipe) -> None:
         value = getattr(recipe, name)
         if value < 1:
             raise RecipeError(f"{name} must be >= 1, got {value}")
-    for name in ("sample_every", "checkpoint_every", "keep_checkpoints", "inject_nan_at", "threads", "instance_noise_steps", "pool_size"):
+    for name in ("sample_every", "checkpoint_every", "keep_checkpoints", "inject_nan_at", "threads", "instance_noise_steps", "pool_size",
+                 "data_count"):
         if getattr(recipe, name) < 0:
             raise RecipeError(f"{name} must be >= 0, got {getattr(recipe, name)}")
     for name in ("lr", "lr_g", "lr_d"):
@@ -404,6 +410,8 @@ def validate(recipe: Recipe) -> None:
         raise RecipeError(f"unknown loss {recipe.loss!r}; choose one of: {', '.join(LOSSES)}")
     if recipe.optimizer not in ("adam", "rmsprop"):
         raise RecipeError(f"optimizer must be adam or rmsprop, got {recipe.optimizer!r}")
+    if not 0.0 <= recipe.lr_decay <= 1.0:
+        raise RecipeError(f"lr_decay must be in [0, 1], got {recipe.lr_decay}")
     if not 0.0 <= recipe.label_smoothing < 0.5:
         raise RecipeError(f"label_smoothing must be in [0, 0.5), got {recipe.label_smoothing}")
     try:

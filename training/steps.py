@@ -264,6 +264,8 @@ def pix2pix_step(ctx: StepContext) -> Metrics:
     """pix2pix: conditional PatchGAN on (x, y) pairs plus lambda * L1 to the target."""
     model, r = ctx.model, ctx.recipe
     x, y = ctx.next_batch()[:2]  # (B, C_in, H, W), (B, C_out, H, W)
+    if r.pair_augment:
+        x, y = L.square_symmetry(x, y)
     fake = model.translate(x)  # (B, C_out, H, W)
     d_real, d_fake = model.discriminate(x, y), model.discriminate(x, fake.detach())  # (B, 1, h, w) patches
     # D: the paper halves D's loss to slow it relative to G
