@@ -9,25 +9,23 @@ Reference: what a plain PyTorch script does: the reference architecture in eval 
 memory format, float32, ``torch.no_grad``, plus the same uint8 -> [-1, 1] -> uint8 conversions
 written plainly. Candidates: ``studio.translate.translate_image``, the page's path (a cached
 prepared copy: BatchNorm folded; for the U-Net channels_last and oneDNN weights packed once, for
-the ResNet the residual blocks' 3x3 convolutions as Winograd F(2x2, 3x3); inference_mode), eager
-and with ``compile=True`` (torch.compile, frozen weights). All run in the same process, taking
-turns; the ratio candidate / reference is what counts. Outputs are checked against the
-reference first.
+the ResNet channels_last end to end, with InstanceNorm and reflection padding kept NHWC and the
+residual blocks' 3x3 convolutions as Winograd F(4x4, 3x3); inference_mode), eager and with
+``compile=True`` (torch.compile, frozen weights). All run in the same process, taking turns; the
+ratio candidate / reference is what counts. Outputs are checked against the reference first.
 
     python -m bench translate [--model unet_256 resnet_9blocks] [--repeats 15] [--no-compile]
 
-Measured (torch 2.14.1, 2 threads on a 2-core Xeon VM, ``--repeats 7 --no-compile``). The machine
-was shared with training jobs and browser tests, mostly with scheduling priority over the bench,
-so these are rough: the same command gave reference times 3-7x apart within an hour. Ratios
-best / median, per run:
+Measured (torch 2.14.1, 2 threads on a 2-core Xeon VM with AVX-512, ``--repeats 9 --no-compile``,
+a training job paused meanwhile). Ratios best / median:
 - ``unet_256``: 0.47 / 0.50 and 0.44 / 0.43 in quieter runs; 0.85 / 0.60 in a contended one.
-- ``resnet_9blocks`` with Winograd (studio.winograd): 0.92 / 0.92 and 0.92 / 0.89 in quieter runs
-  (reference about 340 ms), against 1.00 / 0.99 without it (studio.translate.WINOGRAD_MIN_CHANNELS
-  raised) in a quieter run; 1.22 / 1.45 in a contended run (bands then 2 MB for both threads, now
-  2 MB per thread), where its many small ops each wait for a thread another job holds. Max float
-  difference 7e-6. Where the time goes (one thread, CPU time): each 256-channel 64x64 conv
-  ~23-28 ms direct, ~18-19 ms Winograd (the 16 matmuls ~11 ms, the transforms the rest); the 18
-  of them are ~60% of the generator, the rest (7x7 convs, transposed convs, InstanceNorm) ~40%.
+- ``resnet_9blocks``: 0.61 / 0.58 (reference 381 / 415 ms, studio 233 / 239 ms); max float
+  difference 3.7e-5, 99 of 196,608 output values one level off. Step by step (median ratio):
+  0.90 with F(2x2, 3x3) on NCHW (the previous path), 0.76 with F(4x4, 3x3) on NCHW, 0.58 NHWC.
+  Where the time goes now (per layer, ms): the 18 residual convs ~7.3 each as Winograd (15.5
+  direct; of the 7.3, the 36 batched matmuls ~4, the tile gather, input and output transforms the
+  rest), the final 7x7 conv to 3 channels ~21 (oneDNN's slowest layer here: 3 output channels), the
+  two transposed convs ~9 each (17 and 26 on NCHW), the stride-2 convs ~8 each, InstanceNorm ~1-4.
 """
 
 from __future__ import annotations

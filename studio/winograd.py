@@ -126,24 +126,6 @@ def transform_input(x: torch.Tensor, tiles_h: int, tiles_w: int, algorithm: Algo
     return (algorithm.kron_b.to(x.dtype) @ d).view(r * r, channels, -1)
 
 
-def transform_output(product: torch.Tensor, out: torch.Tensor, bias: torch.Tensor | None,
-                     algorithm: Algorithm = F4) -> None:
-    """out = A^T M A (+ bias) for every tile: (r^2, Cout, B * th * tw) -> out (B, Cout, th, m, tw, m).
-
-    Y_ab = sum_ij A^T_ai A^T_bj M_ij: for all tiles at once, one matrix product with A^T kron A^T,
-    (m^2, r^2). Then one strided copy puts each of a tile's m^2 pixels (a, b) in its place, pixel
-    (m i + a, m j + b), adding the bias on the way.
-    """
-    m = algorithm.m
-    batch, channels, tiles_h, _, tiles_w, _ = out.shape
-    y = algorithm.kron_a.to(product.dtype) @ product.view(algorithm.r ** 2, -1)  # (m^2, Cout * B * th * tw)
-    y = y.view(m, m, channels, batch, tiles_h, tiles_w).permute(3, 2, 4, 0, 5, 1)  # (B, Cout, th, a, tw, b)
-    if bias is None:
-        out.copy_(y)
-    else:
-        torch.add(y, bias.view(1, channels, 1, 1, 1, 1), out=out)
-
-
 def transform_input_nhwc(h: torch.Tensor, tiles_h: int, tiles_w: int, algorithm: Algorithm = F4) -> torch.Tensor:
     """transform_input for channels-last data: (B, m th + 2, m tw + 2, C) -> V (r^2, B * th * tw, C).
 
@@ -158,17 +140,29 @@ def transform_input_nhwc(h: torch.Tensor, tiles_h: int, tiles_w: int, algorithm:
     return (algorithm.kron_b.to(h.dtype) @ d).view(r * r, -1, channels)
 
 
-def transform_output_nhwc(product: torch.Tensor, out: torch.Tensor, bias: torch.Tensor | None,
-                          algorithm: Algorithm = F4) -> None:
-    """transform_output for channels-last data: (r^2, B * th * tw, Cout) -> out (B, th, m, tw, m, Cout)."""
+def transform_output(product: torch.Tensor, out: torch.Tensor, bias: torch.Tensor | None,
+                     algorithm: Algorithm = F4, nhwc: bool = False) -> None:
+    """out = A^T M A (+ bias) for every tile: M (r^2, Cout, B * th * tw) -> out (B, Cout, th, m, tw, m);
+    with ``nhwc``, M (r^2, B * th * tw, Cout) -> out (B, th, m, tw, m, Cout).
+
+    Y_ab = sum_ij A^T_ai A^T_bj M_ij: for all tiles at once, one matrix product with A^T kron A^T,
+    (m^2, r^2). Then one strided copy puts each of a tile's m^2 pixels (a, b) in its place, pixel
+    (m i + a, m j + b), adding the bias on the way.
+    """
     m = algorithm.m
-    batch, tiles_h, _, tiles_w, _, channels = out.shape
-    y = algorithm.kron_a.to(product.dtype) @ product.view(algorithm.r ** 2, -1)  # (m^2, B * th * tw * Cout)
-    y = y.view(m, m, batch, tiles_h, tiles_w, channels).permute(2, 3, 0, 4, 1, 5)  # (B, th, a, tw, b, Cout)
+    y = algorithm.kron_a.to(product.dtype) @ product.view(algorithm.r ** 2, -1)  # (m^2, Cout * tiles)
+    if nhwc:
+        batch, tiles_h, _, tiles_w, _, channels = out.shape
+        y = y.view(m, m, batch, tiles_h, tiles_w, channels).permute(2, 3, 0, 4, 1, 5)  # (B, th, a, tw, b, Cout)
+        per_channel = (channels,)
+    else:
+        batch, channels, tiles_h, _, tiles_w, _ = out.shape
+        y = y.view(m, m, channels, batch, tiles_h, tiles_w).permute(3, 2, 4, 0, 5, 1)  # (B, Cout, th, a, tw, b)
+        per_channel = (1, channels, 1, 1, 1, 1)
     if bias is None:
         out.copy_(y)
     else:
-        torch.add(y, bias, out=out)
+        torch.add(y, bias.view(per_channel), out=out)
 
 
 def is_channels_last(x: torch.Tensor) -> bool:
@@ -205,7 +199,7 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None
             rows = min(band, tiles_h - top)
             v = transform_input_nhwc(h[:, m * top: m * (top + rows) + 2], rows, tiles_w, algorithm)  # (r^2, tiles, Cin)
             product = torch.bmm(v, u.transpose(1, 2))  # (r^2, tiles, Cin) @ (r^2, Cin, Cout) -> (r^2, tiles, Cout)
-            transform_output_nhwc(product, out[:, top: top + rows], bias, algorithm)
+            transform_output(product, out[:, top: top + rows], bias, algorithm, nhwc=True)
         y = out.view(batch, m * tiles_h, m * tiles_w, c_out).permute(0, 3, 1, 2)  # (B, Cout, H', W') as NHWC
     else:
         out = x.new_empty(batch, c_out, tiles_h, m, tiles_w, m)  # (B, Cout, th, m, tw, m)
