@@ -28,8 +28,9 @@ model is prepared for inference.
 Used by studio.translate for the 3x3 convolutions of CycleGAN's residual blocks (256 channels at
 64x64 for a 256x256 image: about 88% of the generator's multiplications), where oneDNN's direct
 convolution already runs near the CPU's float32 peak; the batched matmuls do too. A 256-channel
-64x64 convolution (2 threads) takes about 15 ms direct, 14 ms as F(2x2, 3x3) and 9-10 ms as
-F(4x4, 3x3), whose transforms (additions times small integers) cost about 4 ms of that.
+64x64 convolution (2 threads) takes about 15 ms direct, 14 ms as F(2x2, 3x3) and 10 ms as
+F(4x4, 3x3) on NCHW data; on NHWC (channels_last) data, where the tile gather and scatter copy
+whole channel vectors, about 7 ms, of which the batched matmuls take 4.
 Accuracy: F(2x2, 3x3) only adds, subtracts and halves, within about 1e-6 (relative) of a direct
 convolution in float32; F(4x4, 3x3)'s larger coefficients (up to 8, and 1/24) give about 1e-5
 relative (measured: 4e-5 on outputs of size 3, 256 channels), and InstanceNorm keeps that from
