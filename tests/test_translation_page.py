@@ -185,3 +185,38 @@ def test_cyclegan_directions_swap_the_samples(page_env):
     no_exception(at)
     assert not np.array_equal(pixels(at, 0), horse)  # a zebra now
     assert not at.metric  # unpaired: nothing to score
+
+
+@pytest.fixture
+def no_animal_mnist(monkeypatch):
+    """As on a Space without the animal-mnist package: the silhouettes cannot be found."""
+    import importlib
+    import importlib.util
+
+    import streamlit as st
+
+    animals = importlib.import_module("studio.data.animals")  # the module (studio.data.animals is also its function)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(animals.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "animal_mnist" else real_find_spec(name, *a))
+    caches = (animals._animal_arrays.cache_clear, translate._samples.cache_clear, st.cache_data.clear)
+    for clear in caches:
+        clear()
+    yield
+    for clear in caches:
+        clear()
+
+
+def test_without_animal_mnist_samples_say_why_and_uploads_still_translate(page_env, no_animal_mnist):
+    at = open_page({"checkpoint": "tiny-horses"})
+    no_exception(at)
+    assert "No sample pictures here" in texts(at) and "pip install" in texts(at)
+    assert not at.image
+    at.radio(key="tr_source").set_value("upload").run()
+    horse = np.random.default_rng(1).integers(0, 256, (32, 32), dtype=np.uint8)
+    at.file_uploader(key="tr_image").set_value(png_upload(horse, "horse.png")).run()
+    no_exception(at)
+    assert len(at.image) == 2 and not at.error  # input and translation
+    expected, _ = translate.translate_image(checkpoints.load(page_env / "tiny-horses").model, horse[..., None])
+    shown = shrink(pixels(at, 1), expected)  # a one-channel PNG reads back as (H, W)
+    assert np.array_equal(shown.reshape(expected.shape), expected)
