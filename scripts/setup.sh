@@ -19,8 +19,11 @@ fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 stamp=.venv/.gan-studio-installed
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)-$dev
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+hash=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+want=$hash-$dev
+have=$(cat "$stamp" 2>/dev/null || true)
+# A --dev install holds the runtime too: the run command after the test command installs nothing.
+if [ "$have" != "$want" ] && [ "$have" != "$hash-1" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r requirements.txt
   # animal-mnist's metadata pulls in tensorflow, which the studio never uses: its data files are read directly.
