@@ -397,8 +397,8 @@ def _nhwc_resnet(module: nn.Module) -> nn.Module:
 
     On NHWC, oneDNN runs the ResNet's first 7x7 conv (3 input channels) 3x faster and its
     transposed convs 2-3x faster than on NCHW, and the Winograd tile gather and scatter copy whole
-    channel vectors; only InstanceNorm and reflection padding needed the rewrites above. Its weights stay as they are:
-    oneDNN follows the input's layout.
+    channel vectors; only InstanceNorm and reflection padding needed the rewrites above. Its
+    weights stay as they are: oneDNN follows the input's layout.
     """
     fast = _sharing_copy(module)
     _with_nhwc_layers(fast)
