@@ -1,13 +1,16 @@
 """Helpers shared by the fast inference paths (studio.latent.generate_fast, studio.translate.translate_tensor).
 
 Both keep a cached eval copy of the caller's model, rebuilt when a weight changes (``weights_key``),
-with BatchNorm folded into the preceding convolution (``fold_batchnorm``).
+with BatchNorm folded into the preceding convolution (``fold_batchnorm``) and some layers swapped
+for faster equivalents (``replace_modules``).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
+import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -36,3 +39,24 @@ def fold_batchnorm(module: nn.Module) -> int:
                     folded += 1
         folded += fold_batchnorm(child)
     return folded
+
+
+def replace_modules(module: nn.Module, replacement: Callable[[nn.Module], nn.Module | None]) -> int:
+    """Swap, in place, each descendant for which ``replacement`` returns a module; returns how many.
+
+    A swapped module's own children are left alone; the others are searched further down.
+    """
+    replaced = 0
+    for name, child in module.named_children():
+        new = replacement(child)
+        if new is not None:
+            setattr(module, name, new)
+            replaced += 1
+        else:
+            replaced += replace_modules(child, replacement)
+    return replaced
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` (B, C, H, W) is laid out NHWC (and not also NCHW, as with one channel)."""
+    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)

@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from studio.fastpath import fold_batchnorm, weights_key
+from studio.fastpath import fold_batchnorm, replace_modules, weights_key
 
 
 def _as_weight(t, like: torch.Tensor) -> torch.Tensor:
@@ -215,17 +215,15 @@ def _plain(conv: nn.ConvTranspose2d) -> bool:
     return conv.groups == 1 and conv.dilation == (1, 1) and conv.output_padding == (0, 0)
 
 
-def _rewrite_transposed_convs(module: nn.Module) -> None:
-    """Swap transposed convs for the faster equivalents above where their shapes allow."""
-    for name, child in module.named_children():
-        if type(child) is nn.ConvTranspose2d and _plain(child):
-            if child.padding == (0, 0):
-                setattr(module, name, _ProjectVector(child))
-            elif child.kernel_size == (4, 4) and child.stride == (2, 2) and child.padding == (1, 1) \
-                    and child.out_channels <= 4:
-                setattr(module, name, _SubPixelConvTranspose(child))
-        else:
-            _rewrite_transposed_convs(child)
+def _faster_transposed_conv(child: nn.Module) -> nn.Module | None:
+    """The faster equivalent above of a transposed conv, where its shape allows; else None."""
+    if type(child) is not nn.ConvTranspose2d or not _plain(child):
+        return None
+    if child.padding == (0, 0):
+        return _ProjectVector(child)
+    if child.kernel_size == (4, 4) and child.stride == (2, 2) and child.padding == (1, 1) and child.out_channels <= 4:
+        return _SubPixelConvTranspose(child)
+    return None
 
 
 def _prepared(model: nn.Module) -> _Prepared:
@@ -236,7 +234,7 @@ def _prepared(model: nn.Module) -> _Prepared:
     with _PREPARE_LOCK, torch.no_grad():
         fast = copy.deepcopy(model).eval()
         fold_batchnorm(fast)
-        _rewrite_transposed_convs(fast)
+        replace_modules(fast, _faster_transposed_conv)
         fast = fast.requires_grad_(False).to(memory_format=torch.channels_last)  # about -10% time on CPU
         entry = _PREPARED[model] = _Prepared(key, fast)
     return entry

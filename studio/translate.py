@@ -41,7 +41,7 @@ from torch.nn import functional as F
 
 from studio import imaging, winograd
 from studio.errors import DataError
-from studio.fastpath import fold_batchnorm, weights_key
+from studio.fastpath import fold_batchnorm, is_channels_last, replace_modules, weights_key
 
 DIRECTIONS = ("a2b", "b2a")
 FAMILIES = ("pix2pix", "cyclegan")
@@ -309,15 +309,9 @@ def _sharing_copy(module: nn.Module) -> nn.Module:
 def _with_packed_convolutions(module: nn.Module) -> nn.Module:
     """A copy of ``module`` (sharing its tensors) whose 2-D convolutions are _PackedConv."""
     packed = _sharing_copy(module)
-
-    def replace(parent: nn.Module) -> None:
-        for name, child in parent.named_children():
-            if type(child) in (nn.Conv2d, nn.ConvTranspose2d) and child.padding_mode == "zeros":
-                setattr(parent, name, _PackedConv(child))
-            else:
-                replace(child)
-
-    replace(packed)
+    packable = (nn.Conv2d, nn.ConvTranspose2d)
+    replace_modules(packed, lambda child: _PackedConv(child) if type(child) in packable and child.padding_mode == "zeros"
+                    else None)
     return packed
 
 
@@ -343,7 +337,7 @@ class _InstanceNormNHWC(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.norm
-        if not winograd.is_channels_last(x):
+        if not is_channels_last(x):
             return n(x)
         if n.track_running_stats and not n.training:  # eval with running statistics: an affine map per channel
             return F.batch_norm(x, n.running_mean, n.running_var, n.weight, n.bias, False, 0.0, n.eps)
@@ -361,7 +355,7 @@ class _ReflectionPadNHWC(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         left, right, top, bottom = self.pad.padding
         height, width = x.shape[2:]
-        if not winograd.is_channels_last(x) or max(left, right) >= width or max(top, bottom) >= height:
+        if not is_channels_last(x) or max(left, right) >= width or max(top, bottom) >= height:
             return self.pad(x)  # (too wide a pad: torch's error message)
         h = x.permute(0, 2, 3, 1)  # (B, H, W, C), contiguous
         out = h.new_empty(h.shape[0], height + top + bottom, width + left + right, h.shape[3])
@@ -381,14 +375,7 @@ class _ReflectionPadNHWC(nn.Module):
 def _with_nhwc_layers(module: nn.Module) -> int:
     """Wrap, in place, each InstanceNorm2d and ReflectionPad2d of ``module`` in its NHWC version; returns how many."""
     wrappers = {nn.InstanceNorm2d: _InstanceNormNHWC, nn.ReflectionPad2d: _ReflectionPadNHWC}
-    wrapped = 0
-    for name, child in module.named_children():
-        if type(child) in wrappers:
-            setattr(module, name, wrappers[type(child)](child))
-            wrapped += 1
-        else:
-            wrapped += _with_nhwc_layers(child)
-    return wrapped
+    return replace_modules(module, lambda child: wrappers[type(child)](child) if type(child) in wrappers else None)
 
 
 def _nhwc_resnet(module: nn.Module) -> nn.Module:

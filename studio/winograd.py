@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from studio.fastpath import is_channels_last, replace_modules
+
 
 @dataclass(frozen=True)
 class Algorithm:
@@ -166,11 +168,6 @@ def transform_output(product: torch.Tensor, out: torch.Tensor, bias: torch.Tenso
         torch.add(y, bias.view(per_channel), out=out)
 
 
-def is_channels_last(x: torch.Tensor) -> bool:
-    """Whether ``x`` (B, C, H, W) is laid out NHWC (and not also NCHW, as with one channel)."""
-    return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-
-
 def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None,
                      algorithm: Algorithm = F4) -> torch.Tensor:
     """conv2d(x, weight, bias) for a 3x3 kernel, stride 1, padding 0, with U = transform_filters(weight, algorithm).
@@ -249,11 +246,4 @@ def applies(conv: nn.Module, min_channels: int = 1) -> bool:
 
 def use_winograd(module: nn.Module, min_channels: int = 1, m: int = 4) -> int:
     """Replace, in place, each conv of ``module`` that ``applies`` by a WinogradConv2d; returns how many."""
-    replaced = 0
-    for name, child in module.named_children():
-        if applies(child, min_channels):
-            setattr(module, name, WinogradConv2d(child, m))
-            replaced += 1
-        else:
-            replaced += use_winograd(child, min_channels, m)
-    return replaced
+    return replace_modules(module, lambda child: WinogradConv2d(child, m) if applies(child, min_channels) else None)

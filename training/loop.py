@@ -166,9 +166,10 @@ class Trainer:
         self.model.train()
         self.view, self.wrappers = D.training_view(self.model, self.info, self.device)
         self.groups = optimizer_groups(recipe.family, self.model)
-        lrs = {"g": recipe.lr_g, "d": recipe.lr_d, "model": recipe.lr}
+        self.base_lrs = {"g": recipe.lr_g, "d": recipe.lr_d, "model": recipe.lr}  # per optimizer, before any decay
         self.optimizers = {
-            name: make_optimizer(recipe, [p for child in children for p in getattr(self.model, child).parameters()], lrs[name])
+            name: make_optimizer(recipe, [p for child in children for p in getattr(self.model, child).parameters()],
+                                 self.base_lrs[name])
             for name, children in self.groups.items()
         }
         self.data = DataStream(self.dataset, recipe.batch_size, recipe.seed, self.info, self.device, recipe.channels_last)
@@ -235,10 +236,9 @@ class Trainer:
             return
         start = r.steps * (1 - r.lr_decay)
         factor = 1.0 if self.step <= start else max(0.0, (r.steps - self.step + 1) / (r.steps - start + 1))
-        bases = {"g": r.lr_g, "d": r.lr_d, "model": r.lr}
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
-                group["lr"] = bases[name] * factor
+                group["lr"] = self.base_lrs[name] * factor
 
     def _learning_rates(self) -> dict:
         return {f"lr_{name}" if name != "model" else "lr": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}

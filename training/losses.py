@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from studio.fastpath import is_channels_last
+
 # ----------------------------------------------------------------------------- adversarial
 
 
@@ -228,7 +230,7 @@ def square_symmetry(*images: Tensor) -> tuple[Tensor, ...]:
     turns = torch.randint(0, 4, (b,), device=images[0].device)
     out = []
     for x in images:
-        nhwc = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        nhwc = is_channels_last(x)
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
         x = torch.stack([torch.rot90(x[i], int(k), (-2, -1)) for i, k in enumerate(turns.tolist())])
         out.append(x.contiguous(memory_format=torch.channels_last) if nhwc else x)
