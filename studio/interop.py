@@ -82,9 +82,13 @@ def _infer_junyanz_unet(sd: StateDict) -> dict | None:
     while any(k.startswith(prefix) for k in sd):  # one more "3.model." per nested UnetSkipConnectionBlock
         depth, prefix = depth + 1, prefix + "3.model."
     last = _conv(sd, "model.model.3.weight")  # the outermost ConvTranspose2d: (2 ngf, out, 4, 4)
-    return dict(in_channels=first.shape[1], out_channels=first.shape[1] if last is None else last.shape[1],
-                image_size=2 ** depth, ngf=first.shape[0], depth=depth,
-                norm="batch" if _has_1d_weight(sd) else "instance")
+    cfg = dict(in_channels=first.shape[1], out_channels=first.shape[1] if last is None else last.shape[1],
+               image_size=2 ** depth, ngf=first.shape[0], depth=depth,
+               norm="batch" if _has_1d_weight(sd) else "instance")
+    head = _conv(sd, "head.3.weight")  # a studio U-Net with a full-resolution head: (out, head, 3, 3)
+    if head is not None:
+        cfg.update(out_channels=head.shape[0], head=head.shape[1])
+    return cfg
 
 
 def _infer_junyanz_resnet(sd: StateDict) -> dict | None:
@@ -152,7 +156,8 @@ def _describe_translation(cfg: dict) -> str:
         sizes = f"depth {cfg['depth']}" if community else f"unet_{2 ** cfg['depth']}: depth {cfg['depth']}"
     else:
         sizes = f"{cfg['n_blocks']} blocks" if community else f"resnet_{cfg['n_blocks']}blocks"
-    return (f"{sizes}, ngf {cfg['ngf']}, {cfg.get('norm', 'instance')} norm, "
+    head = f", full-resolution head {cfg['head']}" if cfg.get("head") else ""
+    return (f"{sizes}, ngf {cfg['ngf']}, {cfg.get('norm', 'instance')} norm{head}, "
             f"{cfg['in_channels']} -> {cfg['out_channels']} channels")
 
 

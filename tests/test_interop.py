@@ -175,6 +175,7 @@ def test_shape_mismatch_is_reported():
     [
         (Pix2Pix(in_channels=1, out_channels=3, image_size=64, ngf=8, depth=6), "generator"),  # unet_64
         (Pix2Pix(image_size=32, ngf=4, depth=5, norm="instance"), "generator"),
+        (Pix2Pix(in_channels=3, out_channels=1, image_size=32, ngf=4, depth=5, head=6), "generator"),  # studio head
         (CycleGAN(in_channels=1, out_channels=3, image_size=32, ngf=8, n_blocks=6), "generator_ab"),
         (Pix2Pix(in_channels=3, out_channels=1, ngf=4, norm="instance", generator_arch="community_unet"), "generator"),
         (CycleGAN(image_size=32, ngf=8, n_blocks=3, generator_arch="community_resnet"), "generator_ab"),
@@ -182,8 +183,8 @@ def test_shape_mismatch_is_reported():
 )
 def test_sizes_are_inferred_from_shapes(original, part):
     model, _ = import_state_dict(getattr(original, part).state_dict())
-    for key in ("in_channels", "out_channels", "ngf", "norm", "generator_arch"):
-        assert model.config[key] == original.config[key]
+    for key in ("in_channels", "out_channels", "ngf", "norm", "generator_arch", "head"):
+        assert model.config.get(key) == original.config.get(key)
     assert_same_translation(model, original)
 
 

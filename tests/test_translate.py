@@ -317,10 +317,11 @@ def test_outputs_round_like_the_imaging_helpers(cyclegan):
 
 
 @pytest.mark.parametrize("options", [{"norm": "instance"}, {"norm": "instance", "generator_arch": "community_unet",
-                                                            "image_size": 256, "ngf": 2}])
+                                                            "image_size": 256, "ngf": 2},
+                                     {"head": 4}, {"head": 4, "norm": "instance"}])
 def test_fast_path_of_other_unet_layouts(options):
     torch.manual_seed(3)
-    model = Pix2Pix(**{"image_size": 32, "ngf": 4, "ndf": 4, **options}).eval()
+    model = with_batchnorm_statistics(Pix2Pix(**{"image_size": 32, "ngf": 4, "ndf": 4, **options})).eval()
     x = torch.rand(1, 3, model.image_size, model.image_size, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         expected = model.translate(x)

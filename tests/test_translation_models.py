@@ -66,9 +66,39 @@ def test_patchgan_sees_70_pixel_patches():
     assert discriminator(images(1, 6, 256)).shape == (1, 1, 30, 30)
 
 
-def test_pix2pix_training_step():
+def test_full_resolution_head():
+    reference = tiny_pix2pix()
+    model = tiny_pix2pix(head=5).eval()
+    x = images(2, 3, 64)
+    y = model.translate(x)
+    assert y.shape == (2, 3, 64, 64) and y.min() >= -1 and y.max() <= 1
+    assert model.config["head"] == 5 and reference.config["head"] == 0
+    # the head adds keys; the reference keys keep their places (the last transposed conv, now
+    # followed by BatchNorm, loses its bias and makes head features instead of the image)
+    keys, reference_keys = model.generator.state_dict(), reference.generator.state_dict()
+    assert set(reference_keys) - set(keys) == {"model.model.3.bias"}
+    assert {k for k in keys if k not in reference_keys} == {
+        "model.model.4.weight", "model.model.4.bias", "model.model.4.running_mean", "model.model.4.running_var",
+        "model.model.4.num_batches_tracked", "head.0.weight", "head.1.weight", "head.1.bias", "head.1.running_mean",
+        "head.1.running_var", "head.1.num_batches_tracked", "head.3.weight", "head.3.bias"}
+    assert keys["model.model.3.weight"].shape == (16, 5, 4, 4)  # 2 ngf -> head features at full resolution
+    assert keys["head.0.weight"].shape == (5, 5 + 3, 3, 3)  # head features + the input image
+    # the output depends on each input pixel through the full-resolution skip, not only via H/2
+    x2 = x.clone()
+    x2[:, :, 10, 10] += 1
+    changed = (model.translate(x2) - y).abs().amax(1)[0] > 1e-6
+    assert changed[9:12, 9:12].any()
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="head must be 0"):
+            tiny_pix2pix(head=bad)
+    with pytest.raises(ValueError, match="no head"):
+        Pix2Pix(norm="instance", generator_arch="community_unet", head=4)
+
+
+@pytest.mark.parametrize("head", [0, 4])
+def test_pix2pix_training_step(head):
     torch.manual_seed(0)
-    model = tiny_pix2pix().train()
+    model = tiny_pix2pix(head=head).train()
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     x, y = images(2, 3, 64, seed=1), images(2, 3, 64, seed=2)

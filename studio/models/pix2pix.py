@@ -58,19 +58,23 @@ class UnetSkipBlock(nn.Module):
 
     Index layout (as the reference; the state-dict keys depend on it):
       outermost: [downconv, submodule, relu, upconv, tanh]
+      outermost feeding a head: [downconv, submodule, relu, upconv, upnorm, relu]
       innermost: [lrelu, downconv, relu, upconv, upnorm]
       middle:    [lrelu, downconv, downnorm, submodule, relu, upconv, upnorm, (dropout)]
     """
 
     def __init__(self, outer: int, inner: int, *, input_channels: int | None = None,
                  submodule: nn.Module | None = None, outermost: bool = False, innermost: bool = False,
-                 norm: str = "batch", dropout: bool = False):
+                 norm: str = "batch", dropout: bool = False, head: bool = False):
         super().__init__()
         self.outermost = outermost
         use_bias = norm == "instance"  # a conv followed by BatchNorm needs no bias
         input_channels = outer if input_channels is None else input_channels
         downconv = nn.Conv2d(input_channels, inner, kernel_size=4, stride=2, padding=1, bias=use_bias)
-        if outermost:
+        if outermost and head:  # the transposed conv makes features for the full-resolution head
+            upconv = nn.ConvTranspose2d(inner * 2, outer, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            layers = [downconv, submodule, nn.ReLU(True), upconv, norm_layer(norm, outer), nn.ReLU(True)]
+        elif outermost:
             upconv = nn.ConvTranspose2d(inner * 2, outer, kernel_size=4, stride=2, padding=1)
             layers = [downconv, submodule, nn.ReLU(True), upconv, nn.Tanh()]
         elif innermost:
@@ -91,24 +95,43 @@ class UnetSkipBlock(nn.Module):
 
 
 class UnetGenerator(nn.Module):
-    """U-Net of ``depth`` levels: a (B, C, H, W) image goes down to (B, 8 ngf, H / 2^depth, W / 2^depth)."""
+    """U-Net of ``depth`` levels: a (B, C, H, W) image goes down to (B, 8 ngf, H / 2^depth, W / 2^depth).
+
+    In the reference (``head=0``) the finest level works at H/2: the first conv has stride 2 and
+    the output comes from one transposed conv, so each output pixel is a linear function of a
+    2x2 neighbourhood of half-resolution features. ``head=w`` adds a full-resolution head: that
+    transposed conv makes ``w`` feature maps, the input image is concatenated to them (a skip at
+    full resolution) and two 3x3 convs make the output. It costs little at full resolution and
+    lets the output follow the input's 1-pixel detail (the 1-pixel road outlines of a map tile).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, depth: int = 8, ngf: int = 64,
-                 norm: str = "batch", dropout: bool = True):
+                 norm: str = "batch", dropout: bool = True, head: int = 0):
         super().__init__()
         if depth < 5:
             raise ValueError(f"the U-Net generator needs depth >= 5 (ngf..8 ngf levels), got {depth}")
+        if isinstance(head, bool) or not isinstance(head, int) or head < 0:
+            raise ValueError(f"head must be 0 (none) or a positive width, got {head!r}")
         block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
         for _ in range(depth - 5):  # the 8 ngf levels nearest the bottleneck carry the dropout
             block = UnetSkipBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, dropout=dropout)
         block = UnetSkipBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
         block = UnetSkipBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
         block = UnetSkipBlock(ngf, ngf * 2, submodule=block, norm=norm)
-        self.model = UnetSkipBlock(out_channels, ngf, input_channels=in_channels, submodule=block,
-                                   outermost=True, norm=norm)
+        self.model = UnetSkipBlock(head or out_channels, ngf, input_channels=in_channels, submodule=block,
+                                   outermost=True, norm=norm, head=head > 0)
+        self.head = None
+        if head:
+            use_bias = norm == "instance"
+            self.head = nn.Sequential(
+                nn.Conv2d(head + in_channels, head, kernel_size=3, padding=1, bias=use_bias),
+                norm_layer(norm, head), nn.ReLU(True),
+                nn.Conv2d(head, out_channels, kernel_size=3, padding=1), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # (B, out_channels, H, W) in [-1, 1]
+        if self.head is None:
+            return self.model(x)  # (B, out_channels, H, W) in [-1, 1]
+        return self.head(torch.cat([self.model(x), x], 1))  # (B, head + C, H, W) -> (B, out_channels, H, W)
 
 
 class PatchDiscriminator(nn.Module):
@@ -213,7 +236,7 @@ class Pix2Pix(StudioModel):
 
     def __init__(self, *, in_channels: int = 3, out_channels: int = 3, image_size: int = 256,
                  ngf: int = 64, ndf: int = 64, depth: int | None = None, norm: str = "batch",
-                 n_layers: int = 3, dropout: bool = True, generator_arch: str = "unet"):
+                 n_layers: int = 3, dropout: bool = True, generator_arch: str = "unet", head: int = 0):
         super().__init__()
         check_positive(self.family, in_channels=in_channels, out_channels=out_channels, image_size=image_size,
                        ngf=ngf, ndf=ndf, n_layers=n_layers)
@@ -223,10 +246,10 @@ class Pix2Pix(StudioModel):
         if image_size % 2 ** depth:
             raise ValueError(f"image_size {image_size} must be divisible by 2**depth = {2 ** depth}")
         if generator_arch == "unet":
-            self.generator = UnetGenerator(in_channels, out_channels, depth, ngf, norm, dropout)
+            self.generator = UnetGenerator(in_channels, out_channels, depth, ngf, norm, dropout, head)
         elif generator_arch == "community_unet":
-            if depth != 8 or norm != "instance":
-                raise ValueError("the community GeneratorUNet has depth 8 and instance norm")
+            if depth != 8 or norm != "instance" or head:
+                raise ValueError("the community GeneratorUNet has depth 8, instance norm and no head")
             self.generator = CommunityUnetGenerator(in_channels, out_channels, ngf)
         else:
             raise ValueError(f"generator_arch must be one of {GENERATOR_ARCHS}, got {generator_arch!r}")
