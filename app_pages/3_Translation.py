@@ -26,8 +26,11 @@ def idea() -> None:
     shared.explain(
         "**pix2pix** learns from *paired* images. Its **U-Net** generator halves the image down to a "
         "bottleneck and grows it back, and **skip connections** hand each level's details straight across "
-        "to the decoder. Its **PatchGAN** discriminator judges every 70x70 patch as real or fake (texture, "
-        "sharpness), while an **L1** distance to the paired target keeps the layout and colours.\n\n"
+        "to the decoder. The bundled maps model adds a small **full-resolution head**: the reference "
+        "U-Net's first and last layers work at half size, so the head sees the input image again at full "
+        "size and places 1-pixel road outlines. Its **PatchGAN** discriminator judges every 70x70 patch "
+        "as real or fake (texture, sharpness), while an **L1** distance to the paired target keeps the "
+        "layout and colours.\n\n"
         "**CycleGAN** learns from *unpaired* sets, so there is no target for L1. Two generators translate "
         "both ways, and **cycle consistency** asks that there and back returns the input.",
         formula=r"\begin{aligned}&\text{pix2pix: } \mathcal{L}_{cGAN}(G, D) + \lambda \lVert y - G(x) \rVert_1 \\"

@@ -36,7 +36,7 @@ TINY = {  # per recipe: the smallest model that still runs every code path
     "horse-zebra-classifier": {"model.width": "4"},
     "folder-dcgan": {**CONV, "image_size": "32"},
     "animals-dcgan": CONV,
-    "maps-pix2pix": {"image_size": "64", "model.ngf": "4", "model.ndf": "4"},
+    "maps-pix2pix": {"image_size": "64", "model.ngf": "4", "model.ndf": "4", "model.head": "4"},
     "horse2zebra-cyclegan": {"model.ngf": "4", "model.ndf": "4", "model.n_blocks": "1"},
 }
 COMMON = {"batch_size": "8", "steps": "3", "sample_every": "2", "checkpoint_every": "2", "sample_count": "16"}
