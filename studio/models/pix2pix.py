@@ -101,8 +101,9 @@ class UnetGenerator(nn.Module):
     the output comes from one transposed conv, so each output pixel is a linear function of a
     2x2 neighbourhood of half-resolution features. ``head=w`` adds a full-resolution head: that
     transposed conv makes ``w`` feature maps, the input image is concatenated to them (a skip at
-    full resolution) and two 3x3 convs make the output. It costs little at full resolution and
-    lets the output follow the input's 1-pixel detail (the 1-pixel road outlines of a map tile).
+    full resolution) and two 3x3 convs make the output, so the output can follow the input's
+    1-pixel detail (the 1-pixel road outlines of a map tile). The price is arithmetic at full
+    resolution: with ngf 32 and head 32 it takes a 128-px tile from 354 M to 655 M multiply-adds.
     """
 
     def __init__(self, in_channels: int, out_channels: int, depth: int = 8, ngf: int = 64,
