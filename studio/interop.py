@@ -28,31 +28,13 @@ import torch
 from torch import nn
 
 from studio.errors import CheckpointError
-from studio.models.base import GenerativeModel, StudioModel, check_shape
+from studio.models.base import StudioModel
 from studio.models.cyclegan import CycleGAN
-from studio.models.dcgan import DCGAN, IMAGE_SIZES, DCGANGenerator
+from studio.models.dcgan import DCGAN, IMAGE_SIZES, ForeignDCGAN
 from studio.models.pix2pix import Pix2Pix
 
 StateDict = dict[str, torch.Tensor]
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
-
-
-class ForeignDCGAN(GenerativeModel):
-    """A classic DCGAN generator at a size studio's DCGAN does not build; generator only, for sampling."""
-
-    family = "foreign_dcgan"
-    task = "unconditional"
-
-    def __init__(self, *, latent_dim: int = 100, image_size: int = 256, channels: int = 3, width: int = 64):
-        super().__init__()
-        self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
-        self.generator = DCGANGenerator(latent_dim, image_size, channels, width)
-        self.discriminator = None  # the foreign file holds no discriminator
-
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_shape("dcgan latent z", z, (None, self.latent_dim))
-        self.check_labels(labels, z.shape[0])
-        return self.generator(z)  # (B, C, H, W)
 
 
 # ------------------------------------------------------------------------------ layouts

@@ -16,9 +16,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from studio import checkpoints
 from studio.errors import CheckpointError
-from studio.interop import ForeignDCGAN, import_state_dict
-from studio.models import DCGAN, CycleGAN, Pix2Pix
+from studio.interop import import_state_dict
+from studio.models import DCGAN, CycleGAN, ForeignDCGAN, Pix2Pix
 from studio.models.dcgan import DCGANGenerator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interop"
@@ -199,6 +200,16 @@ def test_dcgan_at_a_size_studio_does_not_build_gets_a_faithful_module():
     with torch.no_grad():
         assert torch.allclose(model.generate(z), generator(z), atol=1e-6)
     assert model.sample(2, seed=1).shape == (2, 1, 16, 16)
+
+
+def test_an_imported_dcgan_at_another_size_saves_and_loads(tmp_path):
+    generator = DCGANGenerator(latent_dim=8, image_size=16, channels=1, width=4).eval()
+    model, _ = import_state_dict({f"main.{k}": v for k, v in generator.main.state_dict().items()})
+    checkpoints.save(model.eval(), tmp_path / "foreign")
+    loaded = checkpoints.load(tmp_path / "foreign")
+    assert loaded.meta["family"] == "foreign_dcgan" and isinstance(loaded.model, ForeignDCGAN)
+    assert loaded.model.config == model.config
+    assert torch.equal(loaded.model.sample(3, seed=2), model.sample(3, seed=2))
 
 
 def test_non_tensor_values_are_refused():

@@ -14,7 +14,7 @@ from studio.models.base import GenerativeModel, ShapeError, StudioModel, check_s
 from studio.models.classifier import DigitClassifier
 from studio.models.conditional import ConditionalGAN
 from studio.models.cyclegan import CycleGAN
-from studio.models.dcgan import DCGAN
+from studio.models.dcgan import DCGAN, ForeignDCGAN
 from studio.models.infogan import InfoGAN
 from studio.models.mlp import MLPGAN
 from studio.models.pix2pix import Pix2Pix
@@ -33,6 +33,8 @@ FAMILIES: dict[str, type[StudioModel]] = {
     "pix2pix": Pix2Pix,
     "cyclegan": CycleGAN,
     "unet": UNet,
+    # imported weights: a classic DCGAN generator at a size DCGAN does not build (see studio/interop.py)
+    "foreign_dcgan": ForeignDCGAN,
 }
 
 # Keys a checkpoint's config.json holds next to the constructor arguments (see studio/checkpoints.py).
@@ -62,6 +64,7 @@ def build(family: str, config: dict | None = None) -> StudioModel:
 __all__ = [
     "ACGAN",
     "DCGAN",
+    "ForeignDCGAN",
     "FAMILIES",
     "MLPGAN",
     "WGANGP",

@@ -237,3 +237,21 @@ class DCGAN(GenerativeModel):
             raise ValueError("dcgan has no auxiliary head; return_aux is for acgan and infogan")
         self.check_labels(labels, x.shape[0])
         return self.discriminator(x)[:, 0]  # (B,)
+
+
+class ForeignDCGAN(GenerativeModel):
+    """A classic DCGAN generator at a size studio's DCGAN does not build; generator only, for sampling."""
+
+    family = "foreign_dcgan"
+    task = "unconditional"
+
+    def __init__(self, *, latent_dim: int = 100, image_size: int = 256, channels: int = 3, width: int = 64):
+        super().__init__()
+        self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
+        self.generator = DCGANGenerator(latent_dim, image_size, channels, width)
+        self.discriminator = None  # the foreign file holds no discriminator
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        check_shape("dcgan latent z", z, (None, self.latent_dim))
+        self.check_labels(labels, z.shape[0])
+        return self.generator(z)  # (B, C, H, W)
