@@ -115,6 +115,15 @@ def test_sample_shape_range_and_seeds(model):
         assert torch.equal(one_class, model.sample(n, seed=3, labels=torch.ones(n, dtype=torch.long)))
 
 
+def test_sampling_is_inference_also_in_training_mode(model):
+    statistics = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    expected = model.sample(4, seed=5)  # the fixture is in eval mode
+    model.train()
+    assert torch.equal(model.sample(4, seed=5), expected)
+    assert model.training and all(m.training for m in model.modules())
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in statistics.items())  # BatchNorm untouched
+
+
 def test_discriminate_shapes(model):
     x = model.sample(4, seed=0)
     labels = labels_for(model, 4)

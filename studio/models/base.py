@@ -108,7 +108,11 @@ class GenerativeModel(StudioModel):
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, labels=None) -> torch.Tensor:
-        """``n`` images in [-1, 1]; the same seed gives the same images."""
+        """``n`` images in [-1, 1]; the same seed gives the same images.
+
+        Sampling is inference: BatchNorm uses its running statistics (and leaves them alone) and
+        dropout is off, also on a model in training mode, which gets its mode back after.
+        """
         z = self.sample_latent(n, seed)
         if self.num_classes and labels is None:
             labels = self.sample_labels(n, None if seed is None else seed + 1)
@@ -116,4 +120,9 @@ class GenerativeModel(StudioModel):
             labels = torch.as_tensor(labels).reshape(-1)
             if labels.numel() == 1:
                 labels = labels.expand(n)
-        return self.generate(z, labels)
+        training = self.training
+        self.eval()
+        try:
+            return self.generate(z, labels)
+        finally:
+            self.train(training)
