@@ -22,21 +22,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio.models.base import evaluating
+
 BATCH = 250
 
 
 @contextlib.contextmanager
 def _eval_mode(*modules):
-    """Evaluate with BatchNorm running statistics and no dropout; restore training mode after."""
-    modes = [m.training for m in modules]
-    for m in modules:
-        m.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for m, mode in zip(modules, modes):
-            m.train(mode)
+    """Evaluate with BatchNorm running statistics, no dropout and no autograd; restore training mode after."""
+    with evaluating(*modules), torch.no_grad():
+        yield
 
 
 def _as_float_batch(images) -> torch.Tensor:

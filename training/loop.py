@@ -250,27 +250,24 @@ class Trainer:
         if self.fixed is None:
             return None
         from studio.imaging import grid
+        from studio.models.base import evaluating
 
-        self.model.eval()  # BatchNorm uses running statistics: what a loaded checkpoint will draw
-        try:
+        with evaluating(self.model):  # BatchNorm uses running statistics: what a loaded checkpoint will draw
             images = draw_samples(self.model, self.fixed, self.device)
-        finally:
-            self.model.train()
         return grid(images.float().cpu(), nrow=self.fixed["nrow"])
 
     @torch.no_grad()
     def holdout_accuracy(self) -> float | None:
         if self.holdout is None:
             return None
-        self.model.eval()
+        from studio.models.base import evaluating
+
         correct = 0
-        try:
+        with evaluating(self.model):
             images, targets = self.holdout.images, self.holdout.targets
             for start in range(0, len(targets), 500):
                 x = images[start : start + 500].to(self.device)
                 correct += int((self.model(x).argmax(1).cpu() == targets[start : start + 500]).sum())
-        finally:
-            self.model.train()
         return correct / len(targets)
 
     # ------------------------------------------------------------------ checkpoints

@@ -8,11 +8,26 @@ studio checkpoint layout (config.json + model.safetensors + README.md) unchanged
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import ClassVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+
+
+@contextlib.contextmanager
+def evaluating(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode for ``modules`` (BatchNorm running statistics, no dropout); their modes come back after."""
+    modes = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
 
 
 class ShapeError(ValueError):
@@ -120,9 +135,5 @@ class GenerativeModel(StudioModel):
             labels = torch.as_tensor(labels).reshape(-1)
             if labels.numel() == 1:
                 labels = labels.expand(n)
-        training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return self.generate(z, labels)
-        finally:
-            self.train(training)
