@@ -130,8 +130,8 @@ def measure_maps(model, checkpoints: Path, seed: int) -> dict:
                 np.add.at(correct[0], want.ravel(), (want == got).ravel())
                 np.add.at(correct[1], want.ravel(), 1)
     per_class = {name: round(float(c / n), 4) for name, c, n in zip(MAP_CLASSES, *correct) if n}
-    return {"pixel_class_accuracy": float(correct[0].sum() / correct[1].sum()), "l1_to_map": float(np.mean(l1)), "tiles": len(tiles),
-            "class_accuracy": per_class}
+    return {"pixel_class_accuracy": float(correct[0].sum() / correct[1].sum()), "l1_to_map": float(np.mean(l1)),
+            "tiles": len(tiles), "class_accuracy": per_class}
 
 
 def measure_horse_zebra_classifier(model, checkpoints: Path, seed: int) -> dict:
