@@ -24,7 +24,8 @@ import streamlit as st
 from PIL import Image
 
 from app_pages import _shared as shared
-from studio import explore, imaging, session, zoo
+from studio import explore, imaging
+from studio.checkpoints import sources, zoo
 from studio.errors import CheckpointError
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
@@ -54,7 +55,7 @@ def loaded_panel() -> None:
             else:
                 st.caption(f"A {meta.get('task', '?')} model: it does not draw samples from noise.")
         with facts_column:
-            st.markdown(f"#### {session.display_name(shared.current_source(), meta)}")
+            st.markdown(f"#### {sources.display_name(shared.current_source(), meta)}")
             if meta.get("description"):
                 st.markdown(meta["description"])
             facts = {
@@ -83,7 +84,7 @@ def zoo_cards() -> None:
     columns = st.columns(3)
     for i, entry in enumerate(entries):
         with columns[i % 3].container(border=True):
-            thumbnail = session.zoo_thumbnail(entry)
+            thumbnail = sources.zoo_thumbnail(entry)
             if thumbnail is not None:
                 shared.show_image(np.asarray(Image.open(thumbnail).convert("RGB")), width=220)
             else:
@@ -116,9 +117,9 @@ def hub_tab() -> None:
 
 
 def runs_tab() -> None:
-    runs = session.list_runs()
+    runs = sources.list_runs()
     if not runs:
-        st.info(f"No training run with a checkpoint in `{session.runs_root()}/` yet.", icon=":material/info:")
+        st.info(f"No training run with a checkpoint in `{sources.runs_root()}/` yet.", icon=":material/info:")
         return
     run = st.selectbox("Training run", runs, format_func=lambda r: r.label, key="run_choice")
     st.button("Load its newest checkpoint", key="run_load", on_click=shared.choose, args=(str(run.path),))
@@ -127,14 +128,14 @@ def runs_tab() -> None:
 def upload_tab() -> None:
     st.file_uploader(
         "Checkpoint file",
-        type=[suffix.lstrip(".") for suffix in session.UPLOAD_SUFFIXES],
+        type=[suffix.lstrip(".") for suffix in sources.UPLOAD_SUFFIXES],
         key="upload",
-        max_upload_size=session.MAX_UPLOAD_MB,
+        max_upload_size=sources.MAX_UPLOAD_MB,
         on_change=shared.choose_upload,
         args=("upload",),
     )
     st.caption(
-        f"Up to {session.MAX_UPLOAD_MB} MB. Read safely: safetensors, or `torch.load(weights_only=True)` "
+        f"Up to {sources.MAX_UPLOAD_MB} MB. Read safely: safetensors, or `torch.load(weights_only=True)` "
         "for .pth/.pt/.bin, so a file that holds pickled code is refused, never run. A plain state dict "
         "of a known layout (pix2pix, CycleGAN, DCGAN) is rebuilt into a studio model."
     )

@@ -12,7 +12,8 @@ import numpy as np
 import streamlit as st
 
 from app_pages import _shared as shared
-from studio import imaging, session, translate, zoo
+from studio import imaging, translate
+from studio.checkpoints import sources, zoo
 from studio.errors import CheckpointError, DataError
 
 PREFIX = "tr"
@@ -69,9 +70,9 @@ def chooser(expanded: bool) -> None:
         with file_tab:
             st.file_uploader(
                 "A studio checkpoint (.safetensors) or a public pix2pix / CycleGAN generator (latest_net_G.pth)",
-                type=[suffix.lstrip(".") for suffix in session.UPLOAD_SUFFIXES],
+                type=[suffix.lstrip(".") for suffix in sources.UPLOAD_SUFFIXES],
                 key=f"{PREFIX}_weights",
-                max_upload_size=session.MAX_UPLOAD_MB,
+                max_upload_size=sources.MAX_UPLOAD_MB,
                 on_change=shared.choose_upload,
                 args=(f"{PREFIX}_weights",),
             )
@@ -138,7 +139,7 @@ with controls:
     if model.family == "cyclegan" and options == ["a2b"]:
         st.caption("This file holds the A → B generator only: its B → A generator was never trained.")
     channels_in, channels_out = translate.io_channels(model, direction)
-    st.caption(f"{session.display_name(shared.current_source() or '', meta)} · `{meta.get('family')}` · trained at "
+    st.caption(f"{sources.display_name(shared.current_source() or '', meta)} · `{meta.get('family')}` · trained at "
                f"{meta.get('image_size')} px · {channels_in} → {channels_out} channel(s)")
 
     source = st.radio("Input", list(SOURCES), key=f"{PREFIX}_source", horizontal=True, format_func=SOURCES.get)
@@ -166,7 +167,7 @@ with controls:
                                   "fifth less time, but the first run at each image size takes 5 to 15 s.")
 
 current_source = shared.current_source() or ""
-output, notes = translated(current_source, session.source_version(current_source), direction, image, compile_, model)
+output, notes = translated(current_source, sources.source_version(current_source), direction, image, compile_, model)
 notes = input_notes + notes
 if notes:
     st.info("**Converted for the model:** " + "; ".join(notes) + ".", icon=":material/transform:")

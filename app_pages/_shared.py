@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from studio import checkpoints, explore, imaging, session, zoo
+from studio import checkpoints, explore, imaging
+from studio.checkpoints import sources, zoo
 from studio.errors import CheckpointError
 
 CHECKPOINT = "checkpoint"
@@ -71,7 +72,7 @@ def choose(source: str, *, announce: bool = True, label: str | None = None) -> b
     ``label`` names the source in that message (an upload's file name, not its temp path).
     """
     try:
-        loaded = _load(source, session.source_version(source))
+        loaded = _load(source, sources.source_version(source))
     # Any failure of an untrusted file (a foreign layout, a corrupt archive) must leave the
     # studio running with its previous model, so everything is reported, not only CheckpointError.
     except Exception as err:  # noqa: BLE001
@@ -80,7 +81,7 @@ def choose(source: str, *, announce: bool = True, label: str | None = None) -> b
         return False
     st.session_state[CHECKPOINT] = source
     if announce:
-        st.session_state[FLASH] = ("success", f"Loaded **{session.display_name(source, loaded.meta)}**.")
+        st.session_state[FLASH] = ("success", f"Loaded **{sources.display_name(source, loaded.meta)}**.")
     return True
 
 
@@ -92,7 +93,7 @@ def _fail(text: str) -> None:
 def choose_hub(text_key: str) -> None:
     """Callback of the Hub id box: validate what was typed, then load it."""
     try:
-        choose(session.hub_source(st.session_state.get(text_key, "")))
+        choose(sources.hub_source(st.session_state.get(text_key, "")))
     except CheckpointError as err:
         _fail(str(err))
 
@@ -103,7 +104,7 @@ def choose_upload(uploader_key: str) -> None:
     if uploaded is None:
         return
     try:
-        path = session.save_upload(uploaded.name, uploaded.getvalue())
+        path = sources.save_upload(uploaded.name, uploaded.getvalue())
     except CheckpointError as err:
         _fail(str(err))
         return
@@ -116,7 +117,7 @@ def current() -> checkpoints.Loaded | None:
     if not source:
         return None
     try:
-        return _load(source, session.source_version(source))
+        return _load(source, sources.source_version(source))
     except Exception as err:  # noqa: BLE001 - e.g. a run directory deleted since it was loaded
         st.session_state[CHECKPOINT] = None
         st.error(f"The loaded checkpoint **{source}** cannot be read any more: {err}")
@@ -129,7 +130,7 @@ def current_source() -> str | None:
 
 def current_title() -> str:
     loaded = current()
-    return session.display_name(current_source() or "", loaded.meta if loaded else None) if loaded else "nothing"
+    return sources.display_name(current_source() or "", loaded.meta if loaded else None) if loaded else "nothing"
 
 
 def show_flash() -> None:
@@ -161,7 +162,7 @@ def sidebar_status() -> None:
             st.caption(HOME_HINT)
             return
         meta = loaded.meta
-        st.markdown(f"**{session.display_name(current_source(), meta)}**")
+        st.markdown(f"**{sources.display_name(current_source(), meta)}**")
         st.caption(f"{meta.get('family', '?')} · {meta.get('task', '?')} · {meta.get('kind', '')}")
 
 

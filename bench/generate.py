@@ -30,7 +30,8 @@ import torchvision.utils
 from PIL import Image
 
 from bench.common import compare, print_table, use_all_cores
-from studio import imaging, latent
+from studio import imaging
+from studio import accel
 from studio.models import DCGAN
 
 
@@ -109,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     # Where the time goes: the two halves of each path on their own.
     with torch.no_grad():
         images = model.generate(z, labels)
-    fast_images = latent.generate_fast(model, z, labels)
+    fast_images = accel.generate_fast(model, z, labels)
     parts = {
         "generate: eager": lambda: model.generate(z, labels),
-        "generate: generate_fast": lambda: latent.generate_fast(model, z, labels),
+        "generate: generate_fast": lambda: accel.generate_fast(model, z, labels),
         "encode: save_image": lambda: torchvision.utils.save_image(
             images, io.BytesIO(), format="PNG", nrow=args.nrow, normalize=True, value_range=(-1, 1)
         ),

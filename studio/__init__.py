@@ -1,1 +1,14 @@
-"""GAN Studio core: models, checkpoints, data, latent tools and metrics. Never imports a UI."""
+"""GAN Studio core: everything the two UIs show, as plain data (numpy images, numbers, plotly figures).
+
+One room per capability (each package's docstring says what it owns):
+
+    models/       model families, one file each        data/        datasets
+    checkpoints/  format, the loader, Hub, zoo, public weights
+    explore/      latent walks, truncation              audit/       judging samples
+    translate/    image-to-image translation            live/        training runs from a UI
+    accel/        fast display paths (one small interface)
+    imaging.py, charts.py, training_charts.py, errors.py: shared by all rooms
+
+Rules: ``studio`` never imports Streamlit or Gradio. Imports point one way, pages -> rooms ->
+models/data, with no circles. Only ``studio.live`` uses ``training/``, at call time.
+"""

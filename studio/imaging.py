@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.errors import DataError
-from studio.latent import generate_fast
+from studio.accel import generate_fast
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # far below PIL's 89 M-pixel bomb warning, still any photo
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -338,7 +338,7 @@ def render_grid_png(
 ) -> bytes:
     """Generate ``model``'s images for z (B, latent_dim) and return them as one PNG grid.
 
-    What an app calls to show samples: ``studio.latent.generate_fast`` (folded BatchNorm,
+    What an app calls to show samples: ``studio.accel.generate_fast`` (folded BatchNorm,
     channels_last, optionally compiled), ``grid`` and ``png_bytes``. Matches
     ``save_image(model.generate(z), nrow=nrow, normalize=True, value_range=(-1, 1))`` of the
     model in eval mode to within one grey level.

@@ -73,7 +73,7 @@ def chromium_missing() -> str:
 def isolate_studio(monkeypatch, tmp_path: Path, zoo_file: Path) -> None:
     """AppTest runs of the studio in-process: this zoo, an empty runs/ folder, an offline empty Hub
     cache, and every image's bytes kept in RecordingStorage.files."""
-    from studio import zoo
+    from studio.checkpoints import zoo
 
     monkeypatch.setattr(zoo, "ZOO_FILE", zoo_file)
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))

@@ -19,7 +19,11 @@ from safetensors.torch import save as safetensors_bytes
 from streamlit.testing.v1 import AppTest
 from support import RecordingStorage, isolate_studio
 
-from studio import checkpoints, explore, imaging, session, zoo
+from studio import checkpoints, explore, imaging
+
+from studio.checkpoints import sources
+
+from studio.checkpoints import zoo
 from studio.errors import CheckpointError
 from studio.models import DCGAN
 
@@ -169,7 +173,7 @@ def upload_cases(tmp_path: Path) -> dict[str, tuple[str, bytes, str]]:
 
 @pytest.mark.parametrize("case", ["not a checkpoint", "hostile pickle", "over the limit", "unknown layout", "corrupt"])
 def test_bad_uploads_give_a_message_and_change_nothing(studio_env, tmp_path, monkeypatch, case):
-    monkeypatch.setattr(session, "MAX_UPLOAD_BYTES", 8 * 1024)
+    monkeypatch.setattr(sources, "MAX_UPLOAD_BYTES", 8 * 1024)
     name, data, message = upload_cases(tmp_path)[case]
     at = start()
     at.file_uploader(key="upload").set_value((name, data, "application/octet-stream"))
@@ -322,14 +326,14 @@ def test_latent_pages_without_a_model(studio_env, monkeypatch, tmp_path, page):
 
 def test_save_upload_checks_name_and_size_only():
     with pytest.raises(CheckpointError, match="is not a checkpoint file"):
-        session.save_upload("notes.txt", b"hello")
+        sources.save_upload("notes.txt", b"hello")
     with pytest.raises(CheckpointError, match="is empty"):
-        session.save_upload("model.pth", b"")
+        sources.save_upload("model.pth", b"")
     with pytest.raises(CheckpointError, match="over the upload limit of 1.0 KB"):
-        session.save_upload("model.pth", b"x" * 2048, max_bytes=1024)
-    first = session.save_upload("my model (1).pth", b"weights")
+        sources.save_upload("model.pth", b"x" * 2048, max_bytes=1024)
+    first = sources.save_upload("my model (1).pth", b"weights")
     assert first.name == "my_model__1_.pth" and first.read_bytes() == b"weights"
-    assert session.save_upload("my model (1).pth", b"weights") == first  # same content, same file
+    assert sources.save_upload("my model (1).pth", b"weights") == first  # same content, same file
 
 
 # ----------------------------------------------------------------------------- studio.explore

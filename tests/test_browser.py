@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 import torch
 
-from studio import zoo
+from studio.checkpoints import zoo
 from support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent

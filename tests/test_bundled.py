@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio import zoo
+from studio.checkpoints import zoo
 from studio.checkpoints import load
 from training.bundle import BUNDLES, REPORT_SEED
 

@@ -13,7 +13,9 @@ import torch
 import torchvision.utils
 from PIL import Image
 
-from studio import imaging, latent
+from studio import imaging
+
+from studio.accel import generators
 from studio.errors import DataError
 from studio.models import DCGAN, ConditionalGAN
 
@@ -321,10 +323,10 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
         return compiled
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    eager = latent.generate_fast(model, z)
+    eager = generators.generate_fast(model, z)
     with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
-        fallback = latent.generate_fast(model, z, compile=True)
+        fallback = generators.generate_fast(model, z, compile=True)
     assert torch.equal(fallback, eager)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning: the failure is remembered
-        assert torch.equal(latent.generate_fast(model, z, compile=True), eager)
+        assert torch.equal(generators.generate_fast(model, z, compile=True), eager)

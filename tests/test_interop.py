@@ -1,4 +1,4 @@
-"""studio.interop: public generator layouts load and reproduce their reference outputs.
+"""studio.checkpoints.interop: public generator layouts load and reproduce their reference outputs.
 
 The fixtures in tests/fixtures/interop/ hold each layout's keys and shapes (NAME.json) and an
 input/output pair from the reference network (NAME.io.safetensors). The weights are rebuilt from
@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from studio import checkpoints
 from studio.errors import CheckpointError
-from studio.interop import import_state_dict
+from studio.checkpoints.interop import import_state_dict
 from studio.models import DCGAN, CycleGAN, ForeignDCGAN, Pix2Pix
 from studio.models.dcgan import DCGANGenerator
 

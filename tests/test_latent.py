@@ -1,4 +1,4 @@
-"""studio.latent: interpolation, paths, truncation."""
+"""studio.explore.latent and studio.accel.generators: interpolation, paths, truncation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from studio import latent
+from studio.accel import generators
+from studio.explore import latent
 
 
 def unit(v):
@@ -126,7 +127,7 @@ def test_subpixel_conv_equals_transposed_conv(c_out, bias):
     x = torch.randn(2, 6, 5, 7)  # odd, non-square sizes
     with torch.no_grad():
         expected = conv(x)
-        got = latent._SubPixelConvTranspose(conv)(x)
+        got = generators._SubPixelConvTranspose(conv)(x)
     assert got.shape == expected.shape == (2, c_out, 10, 14)
     assert torch.allclose(got, expected, atol=1e-5)
 
@@ -135,7 +136,7 @@ def test_subpixel_conv_equals_transposed_conv(c_out, bias):
 def test_project_vector_equals_transposed_conv(kernel, stride):
     torch.manual_seed(kernel)
     conv = torch.nn.ConvTranspose2d(5, 8, kernel, stride, 0, bias=True)
-    project = latent._ProjectVector(conv)
+    project = generators._ProjectVector(conv)
     x = torch.randn(3, 5, 1, 1)
     with torch.no_grad():
         assert torch.allclose(project(x), conv(x), atol=1e-6)
@@ -155,11 +156,11 @@ def test_generate_fast_matches_generate_and_reuses_its_copy():
     z = model.sample_latent(5, seed=1)
     with torch.no_grad():
         expected = model.generate(z)
-    fast = latent.generate_fast(model, z)
+    fast = generators.generate_fast(model, z)
     assert fast.shape == (5, 1, 32, 32) and torch.allclose(fast, expected, atol=1e-5)
-    copy = latent._PREPARED[model].model
-    latent.generate_fast(model, z)
-    assert latent._PREPARED[model].model is copy  # unchanged weights: no rebuild
+    copy = generators._PREPARED[model].model
+    generators.generate_fast(model, z)
+    assert generators._PREPARED[model].model is copy  # unchanged weights: no rebuild
     kinds = {type(m) for m in copy.modules()}
-    assert latent._ProjectVector in kinds and latent._SubPixelConvTranspose in kinds
+    assert generators._ProjectVector in kinds and generators._SubPixelConvTranspose in kinds
     assert torch.nn.BatchNorm2d not in kinds  # folded into the convolutions

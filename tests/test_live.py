@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from studio import live
+from studio.live import launch
 from studio import training_charts as charts
 from studio.errors import DataError
 from training.recipes import RecipeError
@@ -240,7 +241,7 @@ def test_a_process_that_fails_says_why_in_its_run(tmp_path):
 
 
 def test_a_launch_refused_by_the_engine_raises_with_its_message(tmp_path, monkeypatch):
-    monkeypatch.setattr(live, "resolve", lambda *args, **kwargs: None)  # let a bad value through to the engine
+    monkeypatch.setattr(launch, "resolve", lambda *args, **kwargs: None)  # let a bad value through to the engine
     with pytest.raises(live.LaunchError, match="exited with code 2: .*lr_g must be > 0"):
         live.start_run("mnist-dcgan", {"lr_g": 0.0}, root=tmp_path, run_id="bad")
     assert not (tmp_path / "bad").exists() and not list((tmp_path / live.PENDING_DIR).iterdir())

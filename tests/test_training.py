@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from studio import quality
+from studio.audit import quality
 from studio.checkpoints import load
 from training import RECIPES, apply_overrides, get_recipe, read_events, read_status, train
 from training.__main__ import main

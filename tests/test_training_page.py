@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import os
 import subprocess
 import sys
 import time
@@ -161,7 +162,7 @@ def test_a_dead_process_is_reported_with_a_resume_button(runs, tiny_checkpoints)
 
 
 def test_a_busy_server_disables_start_and_says_why(runs, tiny_checkpoints):
-    fake_run(runs, tiny_checkpoints["dcgan"], status="running", pid=live.os.getpid(), step=4)
+    fake_run(runs, tiny_checkpoints["dcgan"], status="running", pid=os.getpid(), step=4)
     at = open_page()
     assert at.button(key="train_start").disabled
     assert any("busy with tiny-run (step 4/10)" in i.value for i in at.info)

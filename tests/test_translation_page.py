@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from support import RecordingStorage, isolate_studio
 
 from studio import checkpoints, translate
+from studio.translate import samples as translation_samples
 from studio.models import CycleGAN, Pix2Pix
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -199,7 +200,7 @@ def no_animal_mnist(monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(animals.importlib.util, "find_spec",
                         lambda name, *a: None if name == "animal_mnist" else real_find_spec(name, *a))
-    caches = (animals._animal_arrays.cache_clear, translate._samples.cache_clear, st.cache_data.clear)
+    caches = (animals._animal_arrays.cache_clear, translation_samples._samples.cache_clear, st.cache_data.clear)
     for clear in caches:
         clear()
     yield

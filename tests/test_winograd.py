@@ -1,4 +1,4 @@
-"""studio.winograd: F(2x2, 3x3) and F(4x4, 3x3), NCHW and NHWC, against torch's direct convolution,
+"""studio.accel.winograd: F(2x2, 3x3) and F(4x4, 3x3), NCHW and NHWC, against torch's direct convolution,
 and the prepared (NHWC, Winograd) ResNet generator of studio.translate against the eager model."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from studio import translate, winograd
+from studio import translate
+
+from studio.accel import translators, winograd
 from studio.models import CycleGAN
 
 
@@ -102,7 +104,7 @@ def test_module_replaces_only_what_it_computes():
 
 
 def test_prepared_resnet_generator_matches_the_eager_model(monkeypatch):
-    monkeypatch.setattr(translate, "WINOGRAD_MIN_CHANNELS", 1)  # the tiny model's 16-channel blocks too
+    monkeypatch.setattr(translators, "WINOGRAD_MIN_CHANNELS", 1)  # the tiny model's 16-channel blocks too
     torch.manual_seed(2)
     model = CycleGAN(image_size=32, ngf=4, ndf=4, n_blocks=2).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -110,11 +112,11 @@ def test_prepared_resnet_generator_matches_the_eager_model(monkeypatch):
     with torch.no_grad():
         expected = model.generator_ab(x)
     got = translate.translate_tensor(model, x)
-    entry = translate._prepared(model, "a2b")
+    entry = translators._prepared(model, "a2b")
     kinds = [type(m) for m in entry.nhwc.modules()]
     assert kinds.count(winograd.WinogradConv2d) == 4  # 2 residual blocks x 2 convs
-    assert kinds.count(translate._InstanceNormNHWC) == 1 + 2 + 2 * 2 + 2  # stem, down, blocks, up
-    assert kinds.count(translate._ReflectionPadNHWC) == 1 + 2 * 2 + 1
+    assert kinds.count(translators._InstanceNormNHWC) == 1 + 2 + 2 * 2 + 2  # stem, down, blocks, up
+    assert kinds.count(translators._ReflectionPadNHWC) == 1 + 2 * 2 + 1
     assert winograd.WinogradConv2d not in [type(m) for m in model.modules()]  # the caller's model is untouched
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert got.shape == expected.shape
@@ -136,7 +138,7 @@ def test_narrow_generators_keep_the_direct_convolution():
     model = CycleGAN(image_size=32, ngf=4, ndf=4, n_blocks=2).eval()  # 16 channels < WINOGRAD_MIN_CHANNELS
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     got = translate.translate_tensor(model, x)
-    assert winograd.WinogradConv2d not in [type(m) for m in translate._prepared(model, "a2b").nhwc.modules()]
+    assert winograd.WinogradConv2d not in [type(m) for m in translators._prepared(model, "a2b").nhwc.modules()]
     with torch.no_grad():
         torch.testing.assert_close(got, model.generator_ab(x), atol=1e-5, rtol=1e-5)
 
@@ -152,7 +154,7 @@ def test_nhwc_instance_norm_matches_and_keeps_the_layout(batch, affine, running)
         norm.running_mean.normal_(), norm.running_var.uniform_(0.5, 2)
     norm.eval()
     x = torch.randn(batch, 6, 9, 7) * 3 + 1
-    nhwc = translate._InstanceNormNHWC(norm)
+    nhwc = translators._InstanceNormNHWC(norm)
     with torch.no_grad():
         expected = norm(x)
         got = nhwc(x.contiguous(memory_format=torch.channels_last))
@@ -167,8 +169,8 @@ def test_nhwc_instance_norm_matches_and_keeps_the_layout(batch, affine, running)
 def test_nhwc_reflection_pad_is_exact_and_keeps_the_layout(padding):
     pad = nn.ReflectionPad2d(padding)
     x = torch.randn(2, 5, 7, 6)
-    got = translate._ReflectionPadNHWC(pad)(x.contiguous(memory_format=torch.channels_last))
+    got = translators._ReflectionPadNHWC(pad)(x.contiguous(memory_format=torch.channels_last))
     assert torch.equal(got, pad(x))
     assert got.is_contiguous(memory_format=torch.channels_last)
     with pytest.raises(RuntimeError):  # wider than the image: torch's own error
-        translate._ReflectionPadNHWC(nn.ReflectionPad2d(7))(x.contiguous(memory_format=torch.channels_last))
+        translators._ReflectionPadNHWC(nn.ReflectionPad2d(7))(x.contiguous(memory_format=torch.channels_last))

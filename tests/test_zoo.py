@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio import zoo
+from studio.checkpoints import zoo
 from studio.checkpoints import is_complete, load, save
 from studio.errors import CheckpointError
 from studio.models import DCGAN, FAMILIES

@@ -74,7 +74,7 @@ def _classifier(checkpoints: Path):
 
 def measure_classifier(model, checkpoints: Path, seed: int) -> dict:
     from studio.data import mnist
-    from studio.quality import predict
+    from studio.audit.quality import predict
 
     held_out = mnist("test")  # the 1,000 digits the classifier never trained on
     predicted = predict(held_out.images, model)
@@ -82,7 +82,7 @@ def measure_classifier(model, checkpoints: Path, seed: int) -> dict:
 
 
 def measure_coverage(model, checkpoints: Path, seed: int) -> dict:
-    from studio.quality import mode_coverage
+    from studio.audit.quality import mode_coverage
 
     coverage = mode_coverage(model, _classifier(checkpoints), n=N_SAMPLES, seed=seed)
     fractions = coverage["fractions"]
@@ -96,7 +96,7 @@ def measure_coverage(model, checkpoints: Path, seed: int) -> dict:
 
 
 def measure_conditional(model, checkpoints: Path, seed: int) -> dict:
-    from studio.quality import conditional_accuracy, mode_coverage
+    from studio.audit.quality import conditional_accuracy, mode_coverage
 
     classifier = _classifier(checkpoints)
     metrics = {"conditional_accuracy": conditional_accuracy(model, classifier, n=N_SAMPLES, seed=seed)}
@@ -136,7 +136,7 @@ def measure_maps(model, checkpoints: Path, seed: int) -> dict:
 
 def measure_horse_zebra_classifier(model, checkpoints: Path, seed: int) -> dict:
     from studio.data import animals
-    from studio.quality import predict
+    from studio.audit.quality import predict
 
     held_out = animals(("horse", "zebra"), image_size=model.image_size, split="test")  # 200 + 200
     predicted = predict(held_out.images, model)
@@ -150,7 +150,7 @@ def measure_cyclegan(model, checkpoints: Path, seed: int) -> dict:
     Validation (checkpoint choice) uses the train silhouettes; the report, the 400 test ones.
     """
     from studio.data.translation import HorseZebra
-    from studio.quality import predict
+    from studio.audit.quality import predict
 
     judge = _load_bundled(checkpoints, "horse-zebra-classifier", "horse-zebra-classifier")
     data = HorseZebra(image_size=model.image_size, split="train" if seed == SELECT_SEED else "test")

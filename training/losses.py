@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from studio.fastpath import is_channels_last
+from studio.accel import is_channels_last
 
 # ----------------------------------------------------------------------------- adversarial
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the fast inference paths (studio.latent.generate_fast, studio.translate.translate_tensor).
+"""Helpers shared by the fast inference paths (studio.accel.generators, studio.accel.translators).
 
 Both keep a cached eval copy of the caller's model, rebuilt when a weight changes (``weights_key``),
 with BatchNorm folded into the preceding convolution (``fold_batchnorm``) and some layers swapped

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from studio.fastpath import is_channels_last, replace_modules
+from studio.accel.common import is_channels_last, replace_modules
 
 
 @dataclass(frozen=True)

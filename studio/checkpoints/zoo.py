@@ -19,10 +19,11 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from studio.checkpoints import HUB_PREFIX, cached_snapshot, is_complete, parse_hub_id
+from studio.checkpoints.format import is_complete
+from studio.checkpoints.hub import HUB_PREFIX, cached_snapshot, parse_hub_id
 from studio.errors import CheckpointError
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+CHECKPOINTS_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
 ZOO_FILE = CHECKPOINTS_DIR / "zoo.toml"  # read at call time, so tests can point it elsewhere
 REQUIRED = ("name", "title", "family", "task", "source")
 

@@ -33,11 +33,11 @@ FAMILIES: dict[str, type[StudioModel]] = {
     "pix2pix": Pix2Pix,
     "cyclegan": CycleGAN,
     "unet": UNet,
-    # imported weights: a classic DCGAN generator at a size DCGAN does not build (see studio/interop.py)
+    # imported weights: a classic DCGAN generator at a size DCGAN does not build (see studio/checkpoints/interop.py)
     "foreign_dcgan": ForeignDCGAN,
 }
 
-# Keys a checkpoint's config.json holds next to the constructor arguments (see studio/checkpoints.py).
+# Keys a checkpoint's config.json holds next to the constructor arguments (see studio/checkpoints/format.py).
 CHECKPOINT_KEYS = ("family", "studio")
 
 

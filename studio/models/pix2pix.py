@@ -42,7 +42,7 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
 def init_weights(module: nn.Module, gain: float = 0.02) -> None:
     """The reference 'normal' init: conv weights ~ N(0, 0.02), BatchNorm weights ~ N(1, 0.02), biases 0."""
     if any(p.is_meta for p in module.parameters()):
-        return  # built on the meta device for its shapes only (studio.interop): nothing to draw
+        return  # built on the meta device for its shapes only (studio.checkpoints.interop): nothing to draw
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, gain)
