@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _shared as shared
-from studio import charts, explore, imaging
+from studio import charts, explore, ideas, imaging
 
 PREFIX = "interp"
 MAX_SEEDS = 8
@@ -45,20 +45,7 @@ def add_seed(seed: int, class_index: int | None) -> None:
 
 def idea() -> None:
     """The page's idea, formula and papers (also shown when no fitting model is loaded)."""
-    shared.explain(
-        "Each seed fixes a latent vector $z \\sim \\mathcal{N}(0, I)$; the walk draws the images along "
-        "a path through them. In $d$ dimensions almost all of a Gaussian's mass lies near the sphere "
-        "$|z| = \\sqrt{d}$: a straight line (**lerp**) cuts through the emptier middle, where the "
-        "generator saw few latents in training, while spherical interpolation (**slerp**) stays on the "
-        "shell (see the chart below). For a conditional model the one-hot class vector is blended "
-        "linearly along the same path.",
-        formula=r"\begin{aligned}\mathrm{slerp}(a, b; t) &= \tfrac{\sin((1-t)\Omega)}{\sin\Omega}\,a"
-        r" + \tfrac{\sin(t\Omega)}{\sin\Omega}\,b \\ \cos\Omega &= \tfrac{a \cdot b}{|a|\,|b|}\end{aligned}",
-        papers=[
-            ("White 2016, Sampling Generative Networks", "https://arxiv.org/abs/1609.04468"),
-            ("Mirza & Osindero 2014, Conditional GANs", "https://arxiv.org/abs/1411.1784"),
-        ],
-    )
+    shared.explain_idea(ideas.INTERPOLATION)
 
 
 st.title("Latent interpolation")

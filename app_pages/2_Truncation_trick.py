@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _shared as shared
-from studio import charts, explore, imaging
+from studio import charts, explore, ideas, imaging
 
 PREFIX = "trunc"
 SAMPLES = 16
@@ -29,16 +29,7 @@ def threshold_label(threshold: float | None) -> str:
 
 def idea() -> None:
     """The page's idea, formula and papers (also shown when no fitting model is loaded)."""
-    shared.explain(
-        "Draw $z \\sim \\mathcal{N}(0, I)$, then redraw every entry with $|z_i| > \\tau$. Latents stay "
-        "near the middle of the prior, where the generator was trained best: images become cleaner "
-        "and more typical (**fidelity** up) but more alike (**diversity** down). $\\tau \\to \\infty$ is "
-        "plain sampling. *Diversity* below is the mean pairwise RMS pixel distance of the 16 images "
-        "(0 = all identical); the *discriminator score* is the mean raw output of this model's own D, "
-        "a rough realism proxy rather than a calibrated metric.",
-        formula=r"z_i \sim \mathcal{N}(0, 1)\ \text{ conditioned on }\ |z_i| \le \tau",
-        papers=[("Brock et al. 2018, BigGAN (the truncation trick)", "https://arxiv.org/abs/1809.11096")],
-    )
+    shared.explain_idea(ideas.TRUNCATION)
 
 
 st.title("Truncation trick")

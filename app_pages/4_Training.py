@@ -15,7 +15,7 @@ import streamlit as st
 from PIL import Image
 
 from app_pages import _shared as shared
-from studio import live
+from studio import ideas, live
 from studio import training_charts as charts
 from studio.errors import CheckpointError, DataError
 
@@ -30,7 +30,6 @@ SOURCES = {"recipe": "A recipe's dataset", "folder": "A folder on the server", "
 ADVANCED = {"model.width": "Width", "model.latent_dim": "Latent size", "sample_every": "Sample every",
             "checkpoint_every": "Checkpoint every", "seed": "Seed"}
 KEEP = dict(persist_state="session")  # the form survives a visit to another page
-GOODFELLOW = ("Goodfellow et al. 2014, Generative Adversarial Nets", "https://arxiv.org/abs/1406.2661")
 
 
 def key(name: str) -> str:
@@ -375,20 +374,7 @@ except live.LaunchError as error:
     busy = str(error)
 controls, idea = st.columns([3, 2], gap="large")
 with idea:
-    shared.explain(
-        "Two networks play a game. The generator G turns noise z into images; the discriminator D "
-        "outputs the probability that an image is real. **D(x)** is its verdict on real images (it "
-        "wants 1), **D(G(z))** on generated ones (it wants 0, G wants 1). At the game's equilibrium "
-        "G draws from the data distribution and D can only guess: both are ½, and D's BCE loss is "
-        "2 ln 2 ≈ 1.39.\n\nA **balanced run** keeps D's loss in the shaded band and D(x), D(G(z)) "
-        "apart but neither at 0 nor 1. If D(G(z)) sinks to 0, D is winning and G's gradient fades; "
-        "if the samples all look alike, G has collapsed onto a few modes. The tricks (label smoothing, "
-        "label flipping, instance noise) make D less certain; WGAN-GP replaces D's probability with a "
-        "critic whose score gap estimates the Wasserstein distance.",
-        formula=r"\begin{aligned}\min_G \max_D \; & \mathbb{E}_x[\log D(x)] \\ & + \mathbb{E}_z[\log(1 - D(G(z)))]\end{aligned}",
-        papers=[GOODFELLOW, ("Gulrajani et al. 2017, Improved Training of Wasserstein GANs", "https://arxiv.org/abs/1704.00028"),
-                ("Salimans et al. 2016, Improved Techniques for Training GANs", "https://arxiv.org/abs/1606.03498")],
-    )
+    shared.explain_idea(ideas.TRAINING)
 with controls:
     with st.expander("Start a new run", expanded=not any(r.live for r in runs), icon=":material/add:"):
         start_form(busy)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from studio import checkpoints, explore, imaging
+from studio import checkpoints, explore, ideas, imaging
 from studio.checkpoints import sources, zoo
 from studio.errors import CheckpointError
 
@@ -250,6 +250,11 @@ def explain(text: str, *, formula: str | None = None, papers: list[tuple[str, st
             st.latex(formula)
         for title, url in papers:
             st.markdown(f":material/description: [{title}]({url})")
+
+
+def explain_idea(idea: ideas.Idea) -> None:
+    """A page's idea from ``studio.ideas`` (the text the Gradio tabs show too)."""
+    explain(idea.text, formula=idea.formula, papers=idea.papers)
 
 
 def png(image: np.ndarray, width: int = 480) -> bytes:
