@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages import _shared as shared
-from studio import imaging, translate
+from studio import ideas, imaging, translate
 from studio.checkpoints import sources, zoo
 from studio.errors import CheckpointError, DataError
 
@@ -24,24 +24,7 @@ LAST_UPLOAD = f"{PREFIX}_last_upload"  # (file name, image, notes) of the last u
 
 
 def idea() -> None:
-    shared.explain(
-        "**pix2pix** learns from *paired* images. Its **U-Net** generator halves the image down to a "
-        "bottleneck and grows it back, and **skip connections** hand each level's details straight across "
-        "to the decoder. The bundled maps model adds a small **full-resolution head**: the reference "
-        "U-Net's first and last layers work at half size, so the head sees the input image again at full "
-        "size and places 1-pixel road outlines. Its **PatchGAN** discriminator judges every 70x70 patch "
-        "as real or fake (texture, sharpness), while an **L1** distance to the paired target keeps the "
-        "layout and colours.\n\n"
-        "**CycleGAN** learns from *unpaired* sets, so there is no target for L1. Two generators translate "
-        "both ways, and **cycle consistency** asks that there and back returns the input.",
-        formula=r"\begin{aligned}&\text{pix2pix: } \mathcal{L}_{cGAN}(G, D) + \lambda \lVert y - G(x) \rVert_1 \\"
-        r" &\text{cycle: } \lVert F(G(a)) - a \rVert_1 + \lVert G(F(b)) - b \rVert_1\end{aligned}",
-        papers=[
-            ("Isola et al. 2017, pix2pix", "https://arxiv.org/abs/1611.07004"),
-            ("Zhu et al. 2017, CycleGAN", "https://arxiv.org/abs/1703.10593"),
-            ("Ronneberger et al. 2015, U-Net", "https://arxiv.org/abs/1505.04597"),
-        ],
-    )
+    shared.explain_idea(ideas.TRANSLATION)
 
 
 def translation_entries() -> list[zoo.ZooEntry]:
