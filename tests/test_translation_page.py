@@ -190,7 +190,7 @@ def test_cyclegan_directions_swap_the_samples(page_env):
 
 @pytest.fixture
 def no_animal_mnist(monkeypatch):
-    """As on a Space without the animal-mnist package: the silhouettes cannot be found."""
+    """No animal-mnist package and no vendored silhouettes: no sample can be found."""
     import importlib
     import importlib.util
 
@@ -200,6 +200,7 @@ def no_animal_mnist(monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(animals.importlib.util, "find_spec",
                         lambda name, *a: None if name == "animal_mnist" else real_find_spec(name, *a))
+    monkeypatch.setattr(translation_samples, "VENDORED_SILHOUETTES", Path("/nonexistent/horse-zebra-test.npz"))
     caches = (animals._animal_arrays.cache_clear, translation_samples._samples.cache_clear, st.cache_data.clear)
     for clear in caches:
         clear()

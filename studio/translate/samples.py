@@ -4,13 +4,21 @@ per-pixel map-class accuracy that scores a satellite -> map translation."""
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from PIL import Image
 
 from studio import imaging
+from studio.errors import DataError
 from studio.translate.fitting import DIRECTIONS, _resize, dataset_kind
+
+
+# 8 horses and 8 zebras from animal-mnist's test split (MIT; data/horse-zebra-samples/README.md).
+VENDORED_SILHOUETTES = Path(__file__).resolve().parents[2] / "data" / "horse-zebra-samples" / "horse-zebra-test.npz"
+VENDORED_COUNT = 8
 
 
 class Sample(NamedTuple):
@@ -24,8 +32,9 @@ def sample_inputs(meta: dict | None, direction: str = "a2b", count: int = 4) -> 
 
     Map models get procedural satellite tiles with their map (held-out test tiles of
     studio.data.maps; "b2a" swaps them); horse/zebra models animal-mnist test silhouettes of
-    horses ("a2b") or zebras ("b2a"). A model of unknown data: map tiles for pix2pix, silhouettes
-    for CycleGAN. Sized to the model's image_size.
+    horses ("a2b") or zebras ("b2a"), from the 8 vendored ones when the package is missing. A
+    model of unknown data: map tiles for pix2pix, silhouettes for CycleGAN. Sized to the model's
+    image_size.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -53,12 +62,25 @@ def _samples(kind: str, size: int, channel_count: int, direction: str, count: in
             name = f"satellite tile {i + 1}" if direction == "a2b" else f"map tile {i + 1}"
             samples.append((name, _with_channels(pair[0], channel_count), pair[1]))
         return tuple(samples)
-    from studio.data.animals import animals
-
     animal = "horse" if direction == "a2b" else "zebra"
-    silhouettes = animals((animal,), image_size=size, split="test").images[:count]  # (count, 1, H, W)
-    images = imaging.to_uint8(silhouettes)
+    images = imaging.to_uint8(_silhouettes(animal, size, count))
     return tuple((f"{animal} {i + 1}", _with_channels(image, channel_count), None) for i, image in enumerate(images))
+
+
+def _silhouettes(animal: str, size: int, count: int) -> torch.Tensor:
+    """``count`` animal-mnist test silhouettes (count, 1, size, size) in [-1, 1]; without the package
+    (a Space installs requirements.txt only) the first ``VENDORED_COUNT`` of them, shipped in data/."""
+    from studio.data.animals import animals
+    from studio.data.mnist import uint8_to_tensor
+
+    try:
+        return animals((animal,), image_size=size, split="test").images[:count]
+    except DataError as missing:
+        if not VENDORED_SILHOUETTES.is_file():
+            raise missing
+        with np.load(VENDORED_SILHOUETTES, allow_pickle=False) as arrays:
+            pixels = arrays[animal][:count]  # (count, 28, 28) uint8, the same picks as animals() makes
+        return uint8_to_tensor(pixels, size)
 
 
 def _with_channels(image: np.ndarray, channel_count: int) -> np.ndarray:
