@@ -65,6 +65,34 @@ def streamlit_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
         process.wait(timeout=20)
 
 
+@contextlib.contextmanager
+def gradio_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`python gradio_app.py` on a free 127.0.0.1 port, offline, no analytics: its base URL."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_SERVER_PORT": str(port), **env}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "gradio_app.py"], cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}gradio_api/info", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Gradio app did not start:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the group start_new_session made: the app only
+        process.wait(timeout=20)
+
+
 def chromium_missing() -> str:
     return (f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with "
             "`apt-get install -y chromium` (scripts/setup.sh --dev does this).")

@@ -1,0 +1,315 @@
+"""GAN Studio as a Gradio app: the Streamlit pages as tabs, and every event a named HTTP endpoint.
+
+Run with ``python gradio_app.py`` (http://localhost:7860; GRADIO_SERVER_PORT / GRADIO_SERVER_NAME
+change that); it is also the Hugging Face Space's app_file. Layout only: every handler calls one
+function of ``studio.api``, which checks the arguments and calls the same ``studio`` functions as
+the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's message.
+
+Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
+default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
+/train_start, /train_status, /train_stop, /train_resume. Heavy work runs one at a time, light
+work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from studio import api, explore, ideas
+from studio.checkpoints import zoo
+from studio.errors import CheckpointError, DataError
+from studio.live import LaunchError
+
+try:  # on a ZeroGPU Space: a GPU is attached for the duration of each decorated call
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn):
+        return fn
+
+HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")  # one at a time, across these endpoints
+LIGHT = dict(concurrency_limit=4)
+STATUS_EVERY_S = 2.0
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+CSS = "img { image-rendering: pixelated; }"  # small digits enlarged without blurring
+OUTPUTS = Path(tempfile.gettempdir()) / "gan-studio-outputs"
+
+
+def studio_errors(fn):
+    """Report studio's errors (bad seed, unknown model, hostile file...) to the client as gr.Error."""
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except (DataError, CheckpointError, LaunchError, ValueError) as err:
+            raise gr.Error(str(err), print_exception=False) from err
+    return call
+
+
+def shown(image):
+    """A uint8 (H, W, 1) image as (H, W) for gr.Image; colour images unchanged."""
+    return None if image is None else image[..., 0] if image.shape[-1] == 1 else image
+
+
+def output_file(data: bytes, suffix: str) -> str:
+    OUTPUTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=OUTPUTS, suffix=suffix, delete=False) as file:
+        file.write(data)
+    return file.name
+
+
+def idea(which: ideas.Idea) -> gr.Markdown:
+    return gr.Markdown(which.markdown(), latex_delimiters=LATEX)
+
+
+def zoo_names(*tasks: str) -> list[str]:
+    try:
+        return [e.name for e in zoo.entries() if e.task in tasks and e.availability != "missing"]
+    except CheckpointError:
+        return []
+
+
+# ----------------------------------------------------------------------------- handlers (one studio.api call each)
+
+
+@gpu
+@studio_errors
+def load(model=api.DEFAULT_MODEL, upload=None):
+    source, card, samples = api.preview(api.save_checkpoint_upload(upload) if upload else model)
+    return source, card, shown(samples)
+
+
+def route(source):
+    """After /load: the tabs that can use the model get it as their model."""
+    _, loaded = api.load_model(source)
+    latent = explore.latent_page_problem(loaded.model) is None
+    translation = api.translate.translation_problem(loaded.model) is None
+    keep = gr.skip()
+    return (source if latent else keep, source if latent else keep, source if latent else keep,
+            source if translation else keep)
+
+
+@gpu
+@studio_errors
+def generate(model=api.DEFAULT_MODEL, seed=0, n=16, truncation=0):
+    return shown(api.generate(model, seed, n, truncation))
+
+
+@gpu
+@studio_errors
+def interpolate(model=api.DEFAULT_MODEL, seeds="0, 1, 2", frames=16, method="slerp", fps=8):
+    walk = api.interpolate(model, seeds, frames, method, fps)
+    return shown(walk.strip), output_file(walk.gif, ".gif"), output_file(walk.mp4, ".mp4"), walk.note
+
+
+@gpu
+@studio_errors
+def truncate(model=api.DEFAULT_MODEL, seed=0, threshold=0.7):
+    result = api.truncate(model, seed, threshold)
+    return shown(result.grid), round(result.diversity, 4), shown(result.sweep), result.chart
+
+
+@gpu
+@studio_errors
+def translate(model=api.DEFAULT_TRANSLATION_MODEL, image=None, direction="a2b"):
+    picture, output, notes = api.translate_file(model, image, direction)
+    return shown(picture), shown(output), "Converted for the model: " + "; ".join(notes) + "." if notes else ""
+
+
+@studio_errors
+def train_start(recipe=api.DEFAULT_RECIPE, steps=200):
+    run = api.train_start(recipe, steps)
+    return run.id, api.run_status(run)
+
+
+@studio_errors
+def train_status(run_id=""):
+    run = api.find_run(run_id)
+    return api.run_status(run), api.run_curves(run), shown(api.run_samples(run))
+
+
+def train_tick(run_id):
+    return train_status(run_id) if run_id else (gr.skip(), gr.skip(), gr.skip())
+
+
+@studio_errors
+def train_stop(run_id=""):
+    return api.run_status(api.train_stop(run_id))
+
+
+@studio_errors
+def train_resume(run_id="", steps=None):
+    return api.run_status(api.train_resume(run_id, steps))
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def build() -> gr.Blocks:
+    explore.set_interactive_threads()
+    latent_models = zoo_names(*explore.Z_SPACE_TASKS)
+    translation_models = zoo_names("translation")
+    model_box = functools.partial(gr.Dropdown, label="Model", allow_custom_value=True,
+                                  info="a zoo name, hf://org/repo, or what the Model zoo tab loaded")
+
+    with gr.Blocks(title="GAN Studio") as demo:
+        gr.Markdown("# GAN Studio\nExplore, train and understand GANs. Every tab is also an HTTP endpoint: "
+                    "see *Use via API* at the bottom of the page.")
+        with gr.Tabs():
+            with gr.Tab("Model zoo", id="zoo"):
+                with gr.Row():
+                    with gr.Column():
+                        zoo_model = model_box(choices=latent_models + translation_models, value=api.DEFAULT_MODEL)
+                        zoo_file = gr.File(label="…or upload a checkpoint (.safetensors, .pth, .pt, .bin)",
+                                           file_types=[".safetensors", ".pth", ".pt", ".bin"], type="filepath")
+                        load_button = gr.Button("Load", variant="primary")
+                        zoo_source = gr.Textbox(label="Loaded source", interactive=False)
+                        zoo_card = gr.Markdown(label="card")
+                        zoo_samples = gr.Image(label="16 samples (seed 0)", format="png", interactive=False, elem_id="zoo-samples",
+                                   height=320)
+                    with gr.Column():
+                        idea(ideas.MODEL_ZOO)
+                gr.Examples([["mnist-cgan", None], ["maps-pix2pix", None], ["hf://huggan/pix2pix-maps", None]],
+                            [zoo_model, zoo_file], label="Examples (the Hub one needs a network)")
+
+            with gr.Tab("Generate", id="generate"):
+                with gr.Row():
+                    with gr.Column():
+                        gen_model = model_box(choices=latent_models, value=api.DEFAULT_MODEL)
+                        with gr.Row():
+                            gen_seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=api.MAX_SEED)
+                            gen_n = gr.Slider(1, api.MAX_SAMPLES, value=16, step=1, label="Samples")
+                            gen_truncation = gr.Slider(0, api.TRUNCATION_RANGE[1], value=0, step=0.1,
+                                                       label="Truncation τ (0: none)")
+                        gen_button = gr.Button("Generate", variant="primary")
+                        gen_image = gr.Image(label="Samples", format="png", interactive=False, elem_id="gen-image",
+                                   height=360)
+                        gr.Examples([["mnist-dcgan", 0, 16, 0], ["mnist-cgan", 7, 25, 0.7], ["mnist-wgangp", 3, 64, 0]],
+                                    [gen_model, gen_seed, gen_n, gen_truncation])
+                    with gr.Column():
+                        idea(ideas.TRUNCATION)
+
+            with gr.Tab("Latent interpolation", id="interpolation"):
+                with gr.Row():
+                    with gr.Column():
+                        walk_model = model_box(choices=latent_models, value=api.DEFAULT_MODEL)
+                        walk_seeds = gr.Textbox(label="Key seeds", value="0, 1, 2",
+                                                info=f"2 to {api.MAX_KEY_SEEDS} whole numbers, comma separated")
+                        with gr.Row():
+                            walk_method = gr.Radio(list(explore.METHODS), value="slerp", label="Method")
+                            walk_frames = gr.Slider(2, api.MAX_FRAMES, value=16, step=1, label="Frames")
+                            walk_fps = gr.Slider(1, api.MAX_FPS, value=8, step=1, label="Speed (frames/s)")
+                        walk_button = gr.Button("Walk", variant="primary")
+                        walk_note = gr.Markdown(label="note")
+                        walk_strip = gr.Image(label="Strip", format="png", interactive=False, elem_id="walk-strip",
+                                   height=120)
+                        with gr.Row():
+                            walk_gif = gr.Image(label="Animated GIF", type="filepath", interactive=False)
+                            walk_mp4 = gr.Video(label="MP4", interactive=False)
+                        gr.Examples([["mnist-dcgan", "0, 1, 2", 16, "slerp", 8], ["mnist-cgan", "3, 17, 42", 24, "lerp", 12]],
+                                    [walk_model, walk_seeds, walk_frames, walk_method, walk_fps])
+                    with gr.Column():
+                        idea(ideas.INTERPOLATION)
+
+            with gr.Tab("Truncation trick", id="truncation"):
+                with gr.Row():
+                    with gr.Column():
+                        trunc_model = model_box(choices=latent_models, value=api.DEFAULT_MODEL)
+                        with gr.Row():
+                            trunc_seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=api.MAX_SEED)
+                            trunc_threshold = gr.Slider(*api.TRUNCATION_RANGE, value=0.7, step=0.1, label="Threshold τ")
+                        trunc_button = gr.Button("Truncate", variant="primary")
+                        with gr.Row():
+                            trunc_grid = gr.Image(label="16 samples at τ", format="png", interactive=False, elem_id="trunc-grid",
+                                   height=300)
+                            trunc_diversity = gr.Number(label="Diversity (mean pairwise RMS distance)", interactive=False)
+                        trunc_sweep = gr.Image(label="The same seed at τ = 0.25, 0.5, 1, 1.5, 2 and untruncated",
+                                               format="png", interactive=False, height=200)
+                        trunc_chart = gr.Plot(label="Fidelity against diversity")
+                        gr.Examples([["mnist-dcgan", 0, 0.7], ["mnist-wgangp", 5, 0.3], ["mnist-cgan", 1, 1.5]],
+                                    [trunc_model, trunc_seed, trunc_threshold])
+                    with gr.Column():
+                        idea(ideas.TRUNCATION)
+
+            with gr.Tab("Translation", id="translation"):
+                with gr.Row():
+                    with gr.Column():
+                        tr_model = model_box(choices=translation_models, value=api.DEFAULT_TRANSLATION_MODEL)
+                        tr_direction = gr.Radio(list(api.DIRECTIONS), value="a2b", label="Direction",
+                                                info="a2b: satellite → map, horse → zebra; b2a: zebra → horse")
+                        # A file, not gr.Image: the studio decodes it (any mode, size limits), not Gradio's PIL call
+                        tr_image = gr.File(label="Input image (empty: a ready sample)", type="filepath",
+                                           file_types=["image"], height=120)
+                        tr_button = gr.Button("Translate", variant="primary")
+                        tr_notes = gr.Markdown(label="notes")
+                        with gr.Row():
+                            tr_input = gr.Image(label="Input as the model takes it", format="png", interactive=False, height=256)
+                            tr_output = gr.Image(label="Output", format="png", interactive=False, elem_id="tr-output",
+                                   height=256)
+                        examples = []
+                        for model, direction in (("horse2zebra-cyclegan", "a2b"), ("horse2zebra-cyclegan", "b2a"),
+                                                 ("maps-pix2pix", "a2b")):
+                            if model in translation_models:
+                                examples += [[model, str(path), direction]
+                                             for path in api.sample_files(model, direction, count=2)]
+                        if examples:
+                            gr.Examples(examples, [tr_model, tr_image, tr_direction])
+                    with gr.Column():
+                        idea(ideas.TRANSLATION)
+
+            with gr.Tab("Training", id="training"):
+                with gr.Row():
+                    with gr.Column():
+                        with gr.Row():
+                            train_recipe = gr.Dropdown(api.train_recipes(), value=api.DEFAULT_RECIPE, label="Recipe")
+                            train_steps = gr.Number(label="Steps", value=200, precision=0, minimum=1,
+                                                    maximum=api.MAX_TRAIN_STEPS)
+                        with gr.Row():
+                            start_button = gr.Button("Start training", variant="primary")
+                            stop_button = gr.Button("Stop")
+                            resume_button = gr.Button("Resume")
+                            refresh_button = gr.Button("Refresh")
+                        train_run = gr.Textbox(label="Run id (empty: the newest run)", value="")
+                        train_state = gr.JSON(label="Status", elem_id="train-state")
+                        train_chart = gr.Plot(label="Losses")
+                        train_samples = gr.Image(label="Newest samples from the fixed z", format="png",
+                                                 interactive=False)
+                        gr.Examples([["mnist-dcgan", 200], ["mnist-wgangp", 300], ["mnist-cgan", 200]],
+                                    [train_recipe, train_steps])
+                    with gr.Column():
+                        idea(ideas.TRAINING)
+                timer = gr.Timer(STATUS_EVERY_S)
+
+        load_button.click(load, [zoo_model, zoo_file], [zoo_source, zoo_card, zoo_samples], api_name="load", **HEAVY
+                          ).success(route, zoo_source, [gen_model, walk_model, trunc_model, tr_model],
+                                    api_visibility="private", **LIGHT)
+        gen_button.click(generate, [gen_model, gen_seed, gen_n, gen_truncation], gen_image, api_name="generate", **LIGHT)
+        walk_button.click(interpolate, [walk_model, walk_seeds, walk_frames, walk_method, walk_fps],
+                          [walk_strip, walk_gif, walk_mp4, walk_note], api_name="interpolate", **HEAVY)
+        trunc_button.click(truncate, [trunc_model, trunc_seed, trunc_threshold],
+                           [trunc_grid, trunc_diversity, trunc_sweep, trunc_chart], api_name="truncate", **HEAVY)
+        tr_button.click(translate, [tr_model, tr_image, tr_direction], [tr_input, tr_output, tr_notes],
+                        api_name="translate", **HEAVY)
+        start_button.click(train_start, [train_recipe, train_steps], [train_run, train_state], api_name="train_start",
+                           **HEAVY)
+        refresh_button.click(train_status, train_run, [train_state, train_chart, train_samples],
+                             api_name="train_status", **LIGHT)
+        timer.tick(train_tick, train_run, [train_state, train_chart, train_samples], api_visibility="private",
+                   show_progress="hidden", trigger_mode="always_last", **LIGHT)
+        stop_button.click(train_stop, train_run, train_state, api_name="train_stop", **LIGHT)
+        resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
+    return demo
+
+
+demo = build()
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=1).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), css=CSS, allowed_paths=[str(OUTPUTS)]
+    )

@@ -1,0 +1,376 @@
+"""What the Gradio app and its HTTP API compute: one function per endpoint, plain data in and out.
+
+Every argument an HTTP client can send is checked here, with a ``DataError`` / ``CheckpointError``
+whose message the client sees; every argument has a default, so a bare call shows what an
+endpoint does. The results are what the Streamlit pages show, from the same ``studio`` functions
+(``explore.truncated``, ``explore.walk``, ``translate.translate_image``, ``live.start_run``, ...):
+numpy uint8 images, bytes of PNG / GIF / MP4 files, dicts and plotly figures. Nothing here knows
+Gradio; ``gradio_app.py`` only lays these out and turns the errors into ``gr.Error``.
+
+Models are named as a user types them: a zoo name, an ``hf://org/repo`` id, a training run
+folder (under ``runs/``) or a checkpoint uploaded through ``save_checkpoint_upload``. Any other
+server path is refused: an HTTP client must not make the server read files of its choosing.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio import checkpoints, explore, imaging, live, translate
+from studio import training_charts
+from studio.checkpoints import sources, zoo
+from studio.errors import CheckpointError, DataError
+
+DEFAULT_MODEL = "mnist-dcgan"
+DEFAULT_TRANSLATION_MODEL = "horse2zebra-cyclegan"
+DEFAULT_RECIPE = "mnist-dcgan"
+MAX_SEED = 2**31 - 1
+MAX_SAMPLES = 64
+TRUNCATION_RANGE = (0.1, 3.0)  # the pages' slider; 0 or None means no truncation
+MAX_FRAMES = 64
+MAX_KEY_SEEDS = 8
+MAX_FPS = 30
+MAX_TRAIN_STEPS = 100_000
+DIRECTIONS = translate.DIRECTIONS
+UPLOADS = Path(tempfile.gettempdir()) / "gan-studio-uploads"  # where sources.save_upload writes
+MODEL_CACHE_SIZE = 6
+
+
+# ----------------------------------------------------------------------------- checking arguments
+
+
+def check_int(name: str, value, low: int, high: int) -> int:
+    """``value`` as a whole number in [low, high], else DataError naming ``name``."""
+    if isinstance(value, bool) or value is None:
+        raise DataError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise DataError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+def check_truncation(value) -> float | None:
+    """0 / None / "" -> None (no truncation); else a threshold in TRUNCATION_RANGE."""
+    if value in (None, "", 0, 0.0):
+        return None
+    low, high = TRUNCATION_RANGE
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"truncation must be 0 (none) or a number from {low} to {high}, got {value!r}") from None
+    if not low <= threshold <= high:
+        raise DataError(f"truncation must be 0 (none) or a number from {low} to {high}, got {value!r}")
+    return threshold
+
+
+def parse_seeds(text) -> list[int]:
+    """``"0, 1, 2"`` (or a list) -> 2 to MAX_KEY_SEEDS seeds in [0, MAX_SEED]."""
+    parts = text if isinstance(text, (list, tuple)) else str(text or "").replace(" ", ",").split(",")
+    seeds = [check_int("each seed", part, 0, MAX_SEED) for part in parts if str(part).strip()]
+    if not 2 <= len(seeds) <= MAX_KEY_SEEDS:
+        raise DataError(f"pick 2 to {MAX_KEY_SEEDS} key seeds, comma separated; got {len(seeds)}")
+    return seeds
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def model_source(text: str | None, default: str = DEFAULT_MODEL) -> str:
+    """What a client named -> a source ``checkpoints.load`` reads; CheckpointError for anything else."""
+    text = (text or "").strip() or default
+    if text.startswith(checkpoints.HUB_PREFIX) or text.startswith("https://huggingface.co/"):
+        return sources.hub_source(text)
+    names = zoo.names()
+    if text in names:
+        return text
+    path = Path(text).resolve()
+    for allowed in (UPLOADS.resolve(), sources.runs_root().resolve()):
+        if path.parent == allowed or path.parent.parent == allowed:  # runs/<id>, uploads/<hash>/<file>
+            if path.exists():
+                return str(path)
+    raise CheckpointError(f"unknown model {text!r}: name a zoo model ({', '.join(names)}), a Hub id "
+                          "(hf://org/repo), a training run, or upload a checkpoint")
+
+
+_models: OrderedDict[tuple[str, float], checkpoints.Loaded] = OrderedDict()
+_models_lock = threading.Lock()
+
+
+def load_model(text: str | None, default: str = DEFAULT_MODEL) -> tuple[str, checkpoints.Loaded]:
+    """(source, loaded model) for what a client named; the last MODEL_CACHE_SIZE stay loaded.
+
+    Every failure of an untrusted file (a foreign layout, a corrupt archive) becomes a
+    CheckpointError: the server goes on answering.
+    """
+    source = model_source(text, default)
+    key = (source, sources.source_version(source))
+    with _models_lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return source, _models[key]
+        try:
+            loaded = checkpoints.load(source)
+        except CheckpointError:
+            raise
+        except Exception as err:  # noqa: BLE001 - see the docstring
+            raise CheckpointError(f"could not load {text!r}: {type(err).__name__}: {err}") from err
+        _models[key] = loaded
+        while len(_models) > MODEL_CACHE_SIZE:
+            _models.popitem(last=False)
+    return source, loaded
+
+
+def save_checkpoint_upload(path: str | Path) -> str:
+    """A checkpoint file a client uploaded (a temp path) -> its private copy's source string."""
+    path = Path(path)
+    if path.stat().st_size > sources.MAX_UPLOAD_BYTES:
+        raise CheckpointError(f"{path.name!r} is over the upload limit of {sources.MAX_UPLOAD_MB} MB")
+    return str(sources.save_upload(path.name, path.read_bytes()))
+
+
+def model_card(source: str, loaded: checkpoints.Loaded) -> str:
+    """A short Markdown card: title, description, family, data, size, classes, metrics."""
+    model, meta = loaded
+    facts = {
+        "Family": f"`{meta.get('family')}` ({meta.get('task')})",
+        "Dataset": meta.get("dataset"),
+        "Image": f"{meta.get('image_size')} px, {meta.get('channels')} channel(s)",
+        "Latent size": getattr(model, "latent_dim", None),
+        "Classes": ", ".join(meta.get("class_names") or []) or None,
+        "License": meta.get("license"),
+        "Source": f"`{meta.get('source')}` ({meta.get('kind')})",
+    }
+    lines = [f"#### {sources.display_name(source, meta)}"]
+    if meta.get("description"):
+        lines.append(str(meta["description"]))
+    lines.append("\n".join(f"- **{k}:** {v}" for k, v in facts.items() if v))
+    return "\n\n".join(lines)
+
+
+def latent_model(text: str | None) -> tuple[str, checkpoints.Loaded]:
+    source, loaded = load_model(text)
+    problem = explore.latent_page_problem(loaded.model)
+    if problem:
+        raise DataError(problem)
+    return source, loaded
+
+
+def preview(text: str | None) -> tuple[str, str, np.ndarray | None]:
+    """/load: (source, Markdown card, 16 samples at seed 0 for a model with a z, else None)."""
+    source, loaded = load_model(text)
+    images = None
+    if explore.latent_page_problem(loaded.model) is None:
+        images = imaging.grid(explore.samples(loaded.model, 16, seed=0), nrow=4)
+    return source, model_card(source, loaded), images
+
+
+# ----------------------------------------------------------------------------- latent space
+
+
+def grid_rows(n: int) -> int:
+    return math.ceil(math.sqrt(n))
+
+
+def generate(model: str | None = DEFAULT_MODEL, seed=0, n=16, truncation=0, label=None) -> np.ndarray:
+    """/generate: ``n`` samples from ``seed`` (z truncated at ``truncation``, 0 = none) as one grid."""
+    _, loaded = latent_model(model)
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    n = check_int("n", n, 1, MAX_SAMPLES)
+    threshold = check_truncation(truncation)
+    label = _label(loaded.model, label)
+    return imaging.grid(explore.truncated(loaded.model, threshold, n=n, seed=seed, label=label), nrow=grid_rows(n))
+
+
+def _label(model, label) -> int | None:
+    if label in (None, "", -1) or not model.num_classes:
+        return None
+    return check_int("class", label, 0, model.num_classes - 1)
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    strip: np.ndarray  # (H, W, C) uint8: the frames side by side
+    frames: np.ndarray  # (F, H, W, C) uint8
+    gif: bytes
+    mp4: bytes
+    note: str
+
+
+def interpolate(model: str | None = DEFAULT_MODEL, seeds="0, 1, 2", frames=16, method="slerp", fps=8) -> Interpolation:
+    """/interpolate: the walk through the seeds' latents, as a strip, a GIF and an MP4 (the page's three)."""
+    _, loaded = latent_model(model)
+    seeds = parse_seeds(seeds)
+    frames = max(check_int("frames", frames, 2, MAX_FRAMES), len(seeds))
+    fps = check_int("fps", fps, 1, MAX_FPS)
+    if method not in explore.METHODS:
+        raise DataError(f"method must be one of {', '.join(explore.METHODS)}, got {method!r}")
+    classes = [i % loaded.model.num_classes for i in range(len(seeds))] if loaded.model.num_classes else None
+    walk = explore.walk(loaded.model, seeds, frames=frames, method=method, classes=classes)
+    strip = imaging.grid(walk.frames, nrow=min(frames, 16))
+    movie = imaging.upscale(walk.frames, max(1, 256 // walk.frames.shape[2]))  # crisp pixels, as on the page
+    note = f"{frames} frames, {method}, seeds {', '.join(map(str, seeds))}" + (f". {walk.note}" if walk.note else "")
+    return Interpolation(strip, walk.frames, imaging.gif_bytes(movie, fps=fps), imaging.mp4_bytes(movie, fps=fps), note)
+
+
+@dataclass(frozen=True)
+class Truncation:
+    grid: np.ndarray  # 16 samples at the threshold
+    diversity: float
+    sweep: np.ndarray  # the same seed at explore.SWEEP_THRESHOLDS, grids side by side
+    chart: object  # plotly figure: diversity and D score against the threshold
+
+
+def truncate(model: str | None = DEFAULT_MODEL, seed=0, threshold=0.7, n=16) -> Truncation:
+    """/truncate: samples at ``threshold``, their diversity, and the side-by-side sweep (the page's)."""
+    from studio import charts
+
+    _, loaded = latent_model(model)
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    n = check_int("n", n, 2, MAX_SAMPLES)
+    threshold = check_truncation(threshold)
+    images = explore.truncated(loaded.model, threshold, n=n, seed=seed)
+    sweep = explore.truncation_sweep(loaded.model, n=n, seed=seed)
+    columns = [imaging.grid(c.images, nrow=grid_rows(n)) for c in sweep]
+    chart = charts.truncation_chart([c.threshold for c in sweep], [c.diversity for c in sweep], [c.score for c in sweep])
+    return Truncation(imaging.grid(images, nrow=grid_rows(n)), explore.mean_pairwise_distance(images),
+                      imaging.grid(np.stack(columns), nrow=len(columns), padding=8, pad_value=255), chart)
+
+
+# ----------------------------------------------------------------------------- translation
+
+
+def translation_model(text: str | None) -> tuple[str, checkpoints.Loaded]:
+    source, loaded = load_model(text, DEFAULT_TRANSLATION_MODEL)
+    problem = translate.translation_problem(loaded.model)
+    if problem:
+        raise DataError(problem)
+    return source, loaded
+
+
+def read_upload(path: str | Path, channels: int) -> tuple[np.ndarray, list[str]]:
+    """An uploaded image file -> (uint8 (H, W, channels), notes); DataError for a non-image or an oversize file."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > translate.MAX_UPLOAD_BYTES:
+        raise DataError(f"{path.name!r} is {size / 2**20:.1f} MB, over the limit of "
+                        f"{translate.MAX_UPLOAD_BYTES // 2**20} MB")
+    return translate.read_image(path.read_bytes(), channels=channels, name=path.name)
+
+
+def translate_file(model: str | None = DEFAULT_TRANSLATION_MODEL, image: str | Path | None = None,
+                   direction: str = "a2b") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """/translate: (input as the model took it, output, notes). No image: the first ready sample."""
+    _, loaded = translation_model(model)
+    direction = direction or "a2b"
+    options = translate.directions(*loaded)
+    if direction not in options:
+        raise DataError(f"this model translates {' and '.join(options)} only, not {direction!r}")
+    if image is None:
+        picture, notes = translate.sample_inputs(loaded.meta, direction, count=1)[0].image, []
+    else:
+        picture, notes = read_upload(image, translate.io_channels(loaded.model, direction)[0])
+    output, more = translate.translate_image(loaded.model, picture, direction)
+    return picture, output, notes + more
+
+
+def sample_files(model: str | None = DEFAULT_TRANSLATION_MODEL, direction: str = "a2b", count: int = 4) -> list[Path]:
+    """The model's ready samples written as PNG files (for examples a browser can pick)."""
+    _, loaded = translation_model(model)
+    folder = Path(tempfile.gettempdir()) / "gan-studio-samples" / f"{translate.dataset_kind(loaded.meta)}-{direction}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for sample in translate.sample_inputs(loaded.meta, direction, count):
+        path = folder / ("".join(c if c.isalnum() else "-" for c in sample.name) + ".png")
+        if not path.exists():
+            path.write_bytes(imaging.png_bytes(sample.image))
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def train_recipes() -> list[str]:
+    """The recipes a client may start: every GAN recipe with a bundled dataset (no server folders)."""
+    return [name for name, recipe in live.gan_recipes().items() if recipe.dataset != "folder"]
+
+
+def find_run(run_id: str | None) -> live.Run:
+    """A run of this server by id (default: the newest); DataError for an unknown id."""
+    runs = live.list_runs()
+    if not run_id and runs:
+        return runs[0]
+    for run in runs:
+        if run.id == run_id:
+            return run
+    known = f"runs: {', '.join(r.id for r in runs[:8])}" if runs else "start one with /train_start"
+    raise DataError(f"no run {run_id!r} on this server; {known}" if run_id else f"no training run yet: {known}")
+
+
+def train_start(recipe: str = DEFAULT_RECIPE, steps=200) -> live.Run:
+    """/train_start: launch ``python -m training`` for ``recipe`` in its own process; returns the run."""
+    if recipe not in train_recipes():
+        raise DataError(f"unknown recipe {recipe!r}: choose from {', '.join(train_recipes())}")
+    steps = check_int("steps", steps, 1, MAX_TRAIN_STEPS)
+    return live.start_run(recipe, {}, steps=steps, device=live.devices()[0])
+
+
+def train_stop(run_id: str | None = None) -> live.Run:
+    """/train_stop: ask the run to stop (it finishes the step and checkpoints)."""
+    run = find_run(run_id)
+    if run.live:
+        live.stop_run(run.path)
+    return live.read_run(run.path)
+
+
+def train_resume(run_id: str | None = None, steps=None) -> live.Run:
+    run = find_run(run_id)
+    steps = None if steps in (None, "", 0) else check_int("steps", steps, 1, MAX_TRAIN_STEPS)
+    return live.resume_run(run.path, steps=steps)
+
+
+_logs: dict[str, live.EventLog] = {}
+
+
+def run_status(run: live.Run) -> dict:
+    """What a client polls: status, step, the last losses and scores, checkpoints."""
+    log = _logs.setdefault(str(run.path), live.EventLog(run.path))
+    log.update()
+    last = log.snapshot()["last"]
+    keys = ("loss_g", "loss_d", "d_real", "d_fake", "images_per_s")
+    return {"run": run.id, "recipe": run.recipe, "status": run.status, "step": int(last.get("step", run.step)),
+            "steps": run.steps, "checkpoints": list(run.checkpoints), "message": run.message,
+            **{k: last[k] for k in keys if last.get(k) is not None}}
+
+
+def run_curves(run: live.Run):
+    """The losses chart of the training page, from the run's events."""
+    log = _logs.setdefault(str(run.path), live.EventLog(run.path))
+    log.update()
+    snapshot = log.snapshot()
+    steps, columns = snapshot["steps"], snapshot["columns"]
+    band = live.BANDS.get(run.config.get("loss", "nonsat"))
+    series = {label: (steps, columns[name]) for label, name in (("G", "loss_g"), ("D", "loss_d")) if name in columns}
+    return training_charts.curves_chart("Losses", series, smoothing=0.6,
+                                        band=(band.low, band.high, "balanced D loss") if band else None)
+
+
+def run_samples(run: live.Run) -> np.ndarray | None:
+    """The newest sample grid the run saved, or None before the first."""
+    from PIL import Image
+
+    samples = _logs.setdefault(str(run.path), live.EventLog(run.path)).samples()
+    if not samples:
+        return None
+    with Image.open(samples[-1][1]) as picture:
+        return np.asarray(picture.convert("RGB"))

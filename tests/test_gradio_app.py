@@ -1,0 +1,241 @@
+"""The Gradio app as a real server (`python gradio_app.py` in a subprocess, offline), driven through
+its named HTTP API with ``gradio_client`` and in Chromium with Playwright.
+
+Each endpoint's answer is compared with what ``studio`` computes for the same inputs in this
+process; bad input gets the studio's message and the server goes on answering; 20 clients at
+once all get their images. Screenshots of every tab go to screenshots/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio import checkpoints, explore, imaging, live, translate
+from support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, gradio_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gradio") / "runs"
+
+
+@pytest.fixture(scope="module")
+def server(runs_root):
+    env = {"GAN_STUDIO_RUNS": str(runs_root), "HF_HUB_CACHE": str(runs_root.parent / "hf-cache")}
+    with gradio_server(env, runs_root.parent / "gradio.log") as base:
+        try:
+            yield base
+        finally:
+            for run in live.list_runs(runs_root):  # a trainer outlives the server by design: stop it here
+                if run.live:
+                    live.stop_run(run.path)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The server draws with one torch thread (explore.set_interactive_threads): so does the reference."""
+    before = torch.get_num_threads()
+    explore.set_interactive_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def pixels(path) -> np.ndarray:
+    """A PNG the server returned, as uint8 (H, W, C), C = 1 for grayscale."""
+    with Image.open(path) as picture:
+        array = np.asarray(picture)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def model(name: str):
+    return checkpoints.load(name).model
+
+
+def app_error(client, api_name: str, *args, **kwargs) -> str:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=api_name, **kwargs)
+    return str(caught.value)
+
+
+# ----------------------------------------------------------------------------- each endpoint, good input
+
+
+def test_bare_calls_use_the_defaults_and_match_the_studio(client):
+    dcgan = model("mnist-dcgan")
+    expected = imaging.grid(explore.samples(dcgan, 16, seed=0), nrow=4)
+    assert np.array_equal(pixels(client.predict(api_name="/generate")), expected)
+
+    source, card, samples = client.predict(api_name="/load")
+    assert source == "mnist-dcgan" and "MNIST" in card.upper() and "dcgan" in card
+    assert np.array_equal(pixels(samples), expected)
+
+    strip, gif, mp4, note = client.predict(api_name="/interpolate")
+    walk = explore.walk(dcgan, [0, 1, 2], frames=16, method="slerp")
+    assert np.array_equal(pixels(strip), imaging.grid(walk.frames, nrow=16))
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 16 and animation.size == (256, 256)  # 32 px frames enlarged 8x
+    assert Path(mp4).read_bytes()[4:8] == b"ftyp" and "16 frames, slerp" in note
+
+    grid, diversity, sweep, chart = client.predict(api_name="/truncate")
+    images = explore.truncated(dcgan, 0.7, n=16, seed=0)
+    assert np.array_equal(pixels(grid), imaging.grid(images, nrow=4))
+    assert diversity == pytest.approx(explore.mean_pairwise_distance(images), abs=1e-4)
+    assert pixels(sweep).shape[1] > 6 * expected.shape[1]  # six grids side by side
+    assert chart["type"] == "plotly"
+
+    shown_input, output, notes = client.predict(api_name="/translate")
+    cyclegan, meta = checkpoints.load("horse2zebra-cyclegan")
+    horse = translate.sample_inputs(meta, "a2b", count=1)[0].image
+    assert np.array_equal(pixels(shown_input), horse)
+    assert np.array_equal(pixels(output), translate.translate_image(cyclegan, horse, "a2b")[0])
+
+
+def test_generate_with_arguments_equals_the_studio_grid(client):
+    cgan = model("mnist-cgan")
+    got = pixels(client.predict("mnist-cgan", 7, 9, 0.5, api_name="/generate"))
+    assert np.array_equal(got, imaging.grid(explore.truncated(cgan, 0.5, n=9, seed=7), nrow=3))
+    assert got.shape == (3 * 34 + 2, 3 * 34 + 2, 1)  # 32 px images, 2 px padding
+
+
+def test_translate_an_uploaded_image_both_ways(client, tmp_path):
+    from gradio_client import handle_file
+
+    cyclegan, meta = checkpoints.load("horse2zebra-cyclegan")
+    zebra = translate.sample_inputs(meta, "b2a", count=2)[1].image
+    upload = tmp_path / "zebra.png"
+    upload.write_bytes(imaging.png_bytes(np.repeat(zebra, 3, axis=2)))  # RGB: converted with a note
+    shown_input, output, notes = client.predict("horse2zebra-cyclegan", handle_file(upload), "b2a",
+                                                api_name="/translate")
+    assert np.array_equal(pixels(shown_input), zebra)
+    assert np.array_equal(pixels(output), translate.translate_image(cyclegan, zebra, "b2a")[0])
+    assert "Converted for the model" in notes
+
+
+def test_train_start_status_stop(client, runs_root):
+    run_id, state = client.predict("mnist-dcgan", 100_000, api_name="/train_start")
+    assert state["run"] == run_id and state["recipe"] == "mnist-dcgan" and (runs_root / run_id).is_dir()
+    deadline = time.monotonic() + 120
+    while True:  # polls as the tab's timer does, until the trainer reports steps
+        state, chart, samples = client.predict(run_id, api_name="/train_status")
+        if state["step"] > 0 and "loss_d" in state:
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+    assert chart["type"] == "plotly"
+    state = client.predict(run_id, api_name="/train_stop")
+    assert (runs_root / run_id / "STOP").exists()
+    deadline = time.monotonic() + 120
+    while live.read_run(runs_root / run_id).live:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert client.predict(run_id, api_name="/train_status")[0]["status"] == "stopped"
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_gets_the_studio_message_and_the_server_goes_on(client, tmp_path):
+    from gradio_client import handle_file
+
+    assert "unknown model 'no-such-model'" in app_error(client, "/generate", "no-such-model")
+    assert "unknown model '/etc/passwd'" in app_error(client, "/generate", "/etc/passwd")  # no server files
+    assert "has no latent vector z" in app_error(client, "/generate", "maps-pix2pix")
+    assert "each seed must be a whole number" in app_error(client, "/interpolate", "mnist-dcgan", "0, x")
+    assert "pick 2 to 8 key seeds" in app_error(client, "/interpolate", "mnist-dcgan", "5")
+    assert "translates a2b only" in app_error(client, "/translate", "maps-pix2pix", None, "b2a")
+    assert "not in the list of choices" in app_error(client, "/train_start", "rm -rf", 10)  # Gradio checks first
+    assert "no run 'nope'" in app_error(client, "/train_status", "nope")
+
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_bytes(b"just text, not a picture")
+    assert "image" in app_error(client, "/translate", "horse2zebra-cyclegan", handle_file(not_an_image), "a2b")
+
+    oversize = tmp_path / "big.png"
+    with open(oversize, "wb") as file:
+        file.truncate(translate.MAX_UPLOAD_BYTES + 1)
+    assert "over the limit" in app_error(client, "/translate", "horse2zebra-cyclegan", handle_file(oversize), "a2b")
+
+    class Payload:  # a pickle that would run code when loaded
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    hostile = tmp_path / "hostile.pth"
+    hostile.write_bytes(pickle.dumps({"weight": Payload()}))
+    message = app_error(client, "/load", "mnist-dcgan", handle_file(hostile))
+    assert "hostile.pth" in message or "pickle" in message.lower() or "weights_only" in message
+
+    assert pixels(client.predict(api_name="/generate")).shape == (138, 138, 1)  # still answering
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+
+def test_twenty_concurrent_generate_clients_all_get_their_images(server):
+    from gradio_client import Client
+
+    dcgan = model("mnist-dcgan")
+
+    def one(seed: int) -> np.ndarray:
+        return pixels(Client(server, verbose=False).predict("mnist-dcgan", seed, 4, 0, api_name="/generate"))
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(one, range(20)))
+    for seed, got in enumerate(results):
+        assert np.array_equal(got, imaging.grid(explore.samples(dcgan, 4, seed=seed), nrow=2)), seed
+
+
+# ----------------------------------------------------------------------------- in a browser
+
+
+TABS = {  # tab -> (its button, the element it fills)
+    "Model zoo": ("Load", "#zoo-samples img"),
+    "Generate": ("Generate", "#gen-image img"),
+    "Latent interpolation": ("Walk", "#walk-strip img"),
+    "Truncation trick": ("Truncate", "#trunc-grid img"),
+    "Translation": ("Translate", "#tr-output img"),
+    "Training": ("Refresh", "#train-state"),  # the run test_train_start_status_stop stopped: its status
+}
+
+
+def test_every_tab_shows_its_output_in_chromium(server, client):
+    assert CHROMIUM.exists(), chromium_missing()
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(server)
+        for tab, (button, output) in TABS.items():
+            page.get_by_role("tab", name=tab, exact=True).click()
+            panel = page.get_by_role("tabpanel")
+            expect(panel.get_by_text("The idea").first).to_be_visible(timeout=30_000)
+            panel.get_by_role("button", name=button, exact=True).click()
+            shown = page.locator(output)
+            if output.endswith("img"):
+                expect(shown).to_be_visible(timeout=90_000)
+                page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
+            else:
+                expect(shown).to_contain_text("stopped", timeout=90_000)
+            page.screenshot(path=str(SCREENSHOTS / f"gradio-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+        browser.close()
