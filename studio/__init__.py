@@ -8,6 +8,7 @@ One room per capability (each package's docstring says what it owns):
     translate/    image-to-image translation            live/        training runs from a UI
     accel/        fast display paths (one small interface)
     imaging.py, charts.py, training_charts.py, errors.py: shared by all rooms
+    api.py: one function per HTTP endpoint of the Gradio app; ideas.py: each page's idea text
 
 Rules: ``studio`` never imports Streamlit or Gradio. Imports point one way, pages -> rooms ->
 models/data, with no circles. Only ``studio.live`` uses ``training/``, at call time.
