@@ -14,7 +14,6 @@ work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``sp
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 from pathlib import Path
 
@@ -310,6 +309,5 @@ def build() -> gr.Blocks:
 demo = build()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), css=CSS, allowed_paths=[str(OUTPUTS)]
-    )
+    # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets 0.0.0.0:7860) are read by launch itself.
+    demo.queue(default_concurrency_limit=1).launch(css=CSS, allowed_paths=[str(OUTPUTS)])
