@@ -66,13 +66,14 @@ def streamlit_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def gradio_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`python gradio_app.py` on a free 127.0.0.1 port, offline, no analytics: its base URL."""
-    port = free_port()
+def gradio_server(env: dict[str, str], log_path: Path, *, python: str = sys.executable, cwd: Path = ROOT,
+                  port: int | None = None) -> Iterator[str]:
+    """`python gradio_app.py` on a free 127.0.0.1 port (or ``port``), offline, no analytics: its base URL."""
+    port = port or free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1",
            "GRADIO_SERVER_PORT": str(port), **env}
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "gradio_app.py"], cwd=ROOT, env=env, stdout=log,
+        process = subprocess.Popen([python, "gradio_app.py"], cwd=cwd, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/"
     try:

@@ -1,0 +1,100 @@
+"""What a Hugging Face Gradio Space does with this repository: a fresh virtual environment with
+``requirements.txt`` only (no animal-mnist, no dev tools), the repository's tracked files, and
+``python gradio_app.py`` on 0.0.0.0:7860; then every endpoint is called once.
+
+Installing torch and the rest takes about 4 minutes even from a local wheel cache, too long for
+every suite run, so this test runs only when asked:
+
+    GAN_STUDIO_SPACE_VENV=/tmp/space-venv pytest tests/test_space.py   # made (if missing) and reused
+
+The venv is created there with ``python3.11 -m venv`` and ``pip install -r requirements.txt``
+unless it already holds a python.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio import live
+from support import free_port, gradio_server
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = os.environ.get("GAN_STUDIO_SPACE_VENV")
+SPACE_PORT = 7860
+
+pytestmark = pytest.mark.skipif(not VENV, reason="set GAN_STUDIO_SPACE_VENV=<dir> to build a Space's venv (~4 min)")
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    venv = Path(VENV)
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([shutil.which("python3.11") or sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(ROOT / "requirements.txt")],
+                       check=True)
+    # The Space clones the repository: tracked and new (not ignored) files, nothing built or downloaded here.
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split()
+    repo = tmp_path_factory.mktemp("space") / "repo"
+    for name in listed:
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    return python, repo
+
+
+def test_the_space_environment_lacks_what_requirements_do_not_install(space):
+    python, _ = space
+    for module in ("animal_mnist", "pytest", "playwright"):
+        found = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+        assert not found, f"{module} is installed in the Space venv: the test would not be what a Space does"
+
+
+def test_the_gradio_space_starts_and_every_endpoint_answers(space):
+    python, repo = space
+    port = SPACE_PORT if _free(SPACE_PORT) else free_port()
+    env = {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": str(port), "SYSTEM": "spaces",
+           "GAN_STUDIO_RUNS": str(repo / "runs")}
+    try:
+        with gradio_server(env, repo / "space.log", python=str(python), cwd=repo, port=port) as base:
+            _every_endpoint(base, repo)
+    finally:
+        for run in live.list_runs(repo / "runs"):  # a trainer outlives the server by design
+            if run.live:
+                live.stop_run(run.path)
+
+
+def _every_endpoint(base: str, repo: Path) -> None:
+    from gradio_client import Client
+
+    client = Client(base, verbose=False)
+    assert Image.open(client.predict(api_name="/generate")).size == (138, 138)
+    assert client.predict(api_name="/load")[0] == "mnist-dcgan"
+    assert len(client.predict(api_name="/interpolate")) == 4
+    assert client.predict(api_name="/truncate")[1] > 0
+    shown, output, _ = client.predict("horse2zebra-cyclegan", None, "b2a", api_name="/translate")  # vendored zebras
+    assert np.asarray(Image.open(output)).shape[:2] == (32, 32)
+    run_id, state = client.predict("mnist-dcgan", 100_000, api_name="/train_start")
+    assert client.predict(run_id, api_name="/train_status")[0]["run"] == run_id
+    assert client.predict(run_id, api_name="/train_stop")["run"] == run_id
+    assert (repo / "runs" / run_id / "STOP").exists()
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
