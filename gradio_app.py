@@ -36,7 +36,8 @@ HEAVY = dict(concurrency_limit=1, concurrency_id="heavy")  # one at a time, acro
 LIGHT = dict(concurrency_limit=4)
 STATUS_EVERY_S = 2.0
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
-CSS = "img { image-rendering: pixelated; }"  # small digits enlarged without blurring
+# Small images (32 px digits) fill their box, enlarged without blurring.
+CSS = ".pixels img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
 OUTPUTS = Path(tempfile.gettempdir()) / "gan-studio-outputs"
 
 
@@ -170,12 +171,11 @@ def build() -> gr.Blocks:
                         load_button = gr.Button("Load", variant="primary")
                         zoo_source = gr.Textbox(label="Loaded source", interactive=False)
                         zoo_card = gr.Markdown(label="card")
-                        zoo_samples = gr.Image(label="16 samples (seed 0)", format="png", interactive=False, elem_id="zoo-samples",
+                        zoo_samples = gr.Image(label="16 samples (seed 0)", format="png", interactive=False, elem_classes="pixels", elem_id="zoo-samples",
                                    height=320)
                     with gr.Column():
                         idea(ideas.MODEL_ZOO)
-                gr.Examples([["mnist-cgan", None], ["maps-pix2pix", None], ["hf://huggan/pix2pix-maps", None]],
-                            [zoo_model, zoo_file], label="Examples (the Hub one needs a network)")
+                gr.Examples([["mnist-cgan"], ["mnist-wgangp"], ["maps-pix2pix"], ["horse2zebra-cyclegan"]], [zoo_model])
 
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
@@ -187,7 +187,7 @@ def build() -> gr.Blocks:
                             gen_truncation = gr.Slider(0, api.TRUNCATION_RANGE[1], value=0, step=0.1,
                                                        label="Truncation τ (0: none)")
                         gen_button = gr.Button("Generate", variant="primary")
-                        gen_image = gr.Image(label="Samples", format="png", interactive=False, elem_id="gen-image",
+                        gen_image = gr.Image(label="Samples", format="png", interactive=False, elem_classes="pixels", elem_id="gen-image",
                                    height=360)
                         gr.Examples([["mnist-dcgan", 0, 16, 0], ["mnist-cgan", 7, 25, 0.7], ["mnist-wgangp", 3, 64, 0]],
                                     [gen_model, gen_seed, gen_n, gen_truncation])
@@ -206,10 +206,10 @@ def build() -> gr.Blocks:
                             walk_fps = gr.Slider(1, api.MAX_FPS, value=8, step=1, label="Speed (frames/s)")
                         walk_button = gr.Button("Walk", variant="primary")
                         walk_note = gr.Markdown(label="note")
-                        walk_strip = gr.Image(label="Strip", format="png", interactive=False, elem_id="walk-strip",
+                        walk_strip = gr.Image(label="Strip", format="png", interactive=False, elem_classes="pixels", elem_id="walk-strip",
                                    height=120)
                         with gr.Row():
-                            walk_gif = gr.Image(label="Animated GIF", type="filepath", interactive=False)
+                            walk_gif = gr.Image(label="Animated GIF", type="filepath", interactive=False, height=256)
                             walk_mp4 = gr.Video(label="MP4", interactive=False)
                         gr.Examples([["mnist-dcgan", "0, 1, 2", 16, "slerp", 8], ["mnist-cgan", "3, 17, 42", 24, "lerp", 12]],
                                     [walk_model, walk_seeds, walk_frames, walk_method, walk_fps])
@@ -225,11 +225,11 @@ def build() -> gr.Blocks:
                             trunc_threshold = gr.Slider(*api.TRUNCATION_RANGE, value=0.7, step=0.1, label="Threshold τ")
                         trunc_button = gr.Button("Truncate", variant="primary")
                         with gr.Row():
-                            trunc_grid = gr.Image(label="16 samples at τ", format="png", interactive=False, elem_id="trunc-grid",
+                            trunc_grid = gr.Image(label="16 samples at τ", format="png", interactive=False, elem_classes="pixels", elem_id="trunc-grid",
                                    height=300)
                             trunc_diversity = gr.Number(label="Diversity (mean pairwise RMS distance)", interactive=False)
                         trunc_sweep = gr.Image(label="The same seed at τ = 0.25, 0.5, 1, 1.5, 2 and untruncated",
-                                               format="png", interactive=False, height=200)
+                                               format="png", interactive=False, elem_classes="pixels", height=200)
                         trunc_chart = gr.Plot(label="Fidelity against diversity")
                         gr.Examples([["mnist-dcgan", 0, 0.7], ["mnist-wgangp", 5, 0.3], ["mnist-cgan", 1, 1.5]],
                                     [trunc_model, trunc_seed, trunc_threshold])
@@ -248,8 +248,8 @@ def build() -> gr.Blocks:
                         tr_button = gr.Button("Translate", variant="primary")
                         tr_notes = gr.Markdown(label="notes")
                         with gr.Row():
-                            tr_input = gr.Image(label="Input as the model takes it", format="png", interactive=False, height=256)
-                            tr_output = gr.Image(label="Output", format="png", interactive=False, elem_id="tr-output",
+                            tr_input = gr.Image(label="Input as the model takes it", format="png", interactive=False, elem_classes="pixels", height=256)
+                            tr_output = gr.Image(label="Output", format="png", interactive=False, elem_classes="pixels", elem_id="tr-output",
                                    height=256)
                         examples = []
                         for model, direction in (("horse2zebra-cyclegan", "a2b"), ("horse2zebra-cyclegan", "b2a"),
