@@ -117,7 +117,7 @@ MUTANTS = [
         "studio/data/translation.py",
         'return (a, b) if self.direction == "AtoB" else (b, a)',
         'return (b, a) if self.direction == "AtoB" else (a, b)',
-        ("tests/test_data.py", "tests/test_translate.py"),
+        ("tests/test_maps.py", "tests/test_data.py"),
     ),
     Mutant(
         "slerp weights swapped",
