@@ -171,7 +171,11 @@ def expand(copy: Path, selection: tuple[str, ...]) -> tuple[list[str], list[str]
 def run_tests(copy: Path, arguments: list[str], log: Path) -> tuple[int, float]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
            "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *arguments]
+    # Its own temporary folder: pytest prunes all but the newest three of /tmp/pytest-of-USER/pytest-N,
+    # so on a machine where other test runs start meanwhile a shared one can vanish under a test.
+    basetemp = log.parent.parent / "pytest-tmp"
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+               f"--basetemp={basetemp}", *arguments]
     start = time.monotonic()
     with open(log, "w") as out:
         result = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -202,7 +206,7 @@ def main() -> int:
     copy_repository(copy)
     print(f"copy of {ROOT} in {copy}", flush=True)
 
-    baseline: dict[tuple[str, ...], int] = {}
+    baseline: dict[tuple[str, ...], tuple[int, str]] = {}
     rows = []
     for number, mutant in enumerate(mutants, 1):
         arguments, missing = expand(copy, mutant.tests)
@@ -213,9 +217,12 @@ def main() -> int:
             continue
         key = tuple(arguments)
         if not args.no_baseline and key not in baseline:
-            baseline[key], _ = run_tests(copy, arguments, logs / f"baseline-{len(baseline)}.log")
-        if baseline.get(key, 0) != 0:
-            rows.append((mutant, "broken baseline", 0.0, f"{' '.join(arguments)} fail unmutated"))
+            baseline_log = logs / f"baseline-{len(baseline)}.log"
+            code, _ = run_tests(copy, arguments, baseline_log)
+            baseline[key] = (code, last_failure(baseline_log))
+        code, failure = baseline.get(key, (0, ""))
+        if code != 0:
+            rows.append((mutant, "broken baseline", 0.0, f"unmutated: {failure or f'pytest exit {code}'}"))
             continue
         path = copy / mutant.file
         original = path.read_text()
