@@ -1,8 +1,10 @@
 """The Streamlit studio driven headless with streamlit.testing.v1.AppTest.
 
-Every page runs without an exception, and changing a widget changes what is shown: images are
-compared as decoded pixels, read back from the media store AppTest keeps in memory. A tiny zoo
-(untrained tiny checkpoints, see conftest.py) stands in for the bundled checkpoints.
+Every page runs without an exception, changing a widget changes what is shown, and what is shown
+is the picture the core computes for the page's seed, class and threshold: images are compared as
+decoded pixels, read back from the media store AppTest keeps in memory. A tiny zoo (structured
+tiny checkpoints, see conftest.py: different seeds and classes draw different pictures) stands in
+for the bundled checkpoints. Every page's link is read back, not only written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from support import RecordingStorage, isolate_studio
 
 from studio import checkpoints, explore, imaging
+from studio.explore import latent
 
 from studio.checkpoints import sources
 
@@ -65,6 +68,27 @@ def pixels(at: AppTest, index: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(RecordingStorage.files[file_id])))
 
 
+def assert_shows(at: AppTest, index: int, expected: np.ndarray) -> None:
+    """The index-th st.image is ``expected`` (uint8 (H, W, C)), enlarged by a whole factor."""
+    shown = pixels(at, index)
+    expected = expected[..., 0] if expected.shape[-1] == 1 else expected  # a 1-channel PNG decodes as (H, W)
+    factor = shown.shape[1] // expected.shape[1]
+    assert factor >= 1 and shown.shape == (expected.shape[0] * factor, expected.shape[1] * factor, *expected.shape[2:])
+    assert np.array_equal(shown[::factor, ::factor], expected)
+
+
+@torch.no_grad()
+def reference(model, z: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
+    """What ``model`` draws through its own generate() in eval mode, not the fast display path."""
+    return imaging.to_uint8(model.eval().generate(z, labels))
+
+
+def assert_close(images: np.ndarray, expected: np.ndarray) -> None:
+    """Equal up to the rounding of BatchNorm folding (one grey level on a few pixels)."""
+    difference = np.abs(images.astype(int) - expected.astype(int))
+    assert difference.max() <= 2 and (difference > 0).mean() < 0.01, (difference.max(), (difference > 0).mean())
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success") for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
@@ -72,6 +96,28 @@ def texts(at: AppTest) -> str:
 
 def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+# ----------------------------------------------------------------------------- the fixtures can tell
+
+
+def test_tiny_generators_draw_clearly_different_pictures(tiny_checkpoints):
+    """The page tests below can tell the right picture from a wrong one only if these differ."""
+    def apart(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+    dcgan = checkpoints.load(tiny_checkpoints["dcgan"]).model
+    cgan = checkpoints.load(tiny_checkpoints["cgan"]).model
+    for model in (dcgan, cgan):
+        images = explore.samples(model, 16, seed=0)
+        assert np.isin(images, (127, 128)).mean() < 0.2  # not flat grey
+        assert images.std() > 40
+        assert apart(images, explore.samples(model, 16, seed=1)) > 15  # seeds
+        near, far = (explore.truncated(model, t, n=16, seed=0, label=3 if model.num_classes else None) for t in (0.3, 0.7))
+        assert apart(near, far) > 5  # thresholds one link value apart
+    for a, b in [(3, 4), (0, 9), (7, 8)]:  # classes, next to each other or not
+        assert apart(explore.truncated(cgan, None, n=16, seed=0, label=a),
+                     explore.truncated(cgan, None, n=16, seed=0, label=b)) > 15
 
 
 # ----------------------------------------------------------------------------- home
@@ -100,6 +146,16 @@ def test_zoo_card_switches_the_model_and_the_preview(studio_env):
     assert at.session_state["checkpoint"] == "tiny-cgan"
     assert "Loaded **Tiny cgan**" in texts(at)
     assert not np.array_equal(before, pixels(at, 0))
+
+
+def test_a_checkpoint_link_is_read_back_and_the_preview_is_its_samples(studio_env):
+    at = start({"checkpoint": "tiny-cgan"})
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "tiny-cgan"
+    model = checkpoints.load(studio_env["cgan"]).model
+    expected = explore.samples(model, 16, seed=0)
+    assert_shows(at, 0, imaging.grid(expected, nrow=4))
+    assert_close(expected, reference(model, model.sample_latent(16, 0), model.sample_labels(16, 1)))
 
 
 def test_a_link_to_a_missing_checkpoint_says_so_and_opens_the_default(studio_env):
@@ -242,6 +298,34 @@ def test_an_interpolation_link_reproduces_the_walk_exactly(studio_env):
     assert np.array_equal(shown.reshape(expected.shape[0], factor, -1)[:, 0, ::factor], expected[..., 0])
 
 
+def test_a_conditional_interpolation_link_is_read_back_whole(studio_env):
+    query = {"checkpoint": "tiny-cgan", "seeds": "4,9", "classes": "3,8", "method": "lerp", "frames": "5",
+             "fps": "12", "start": "16"}
+    at = start(query)
+    at.switch_page(INTERPOLATION)
+    at.query_params.update(query)
+    at.run()
+    no_exception(at)
+    assert at.text_input(key="interp_seeds").value == "4, 9"
+    assert [at.selectbox(key=f"interp_class_{i}").value for i in range(2)] == [3, 8]
+    assert at.radio(key="interp_method").value == "lerp"
+    assert at.slider(key="interp_frames").value == 5 and at.slider(key="interp_fps").value == 12
+    assert at.number_input(key="interp_start").value == 16
+    assert {name: at.query_params[name] for name in query} == query  # written back unchanged
+
+    model = checkpoints.load(studio_env["cgan"]).model
+    candidates = explore.candidates(model, range(16, 24), 0)  # the candidates' class starts at 0
+    in_columns = [16, 20, 17, 21, 18, 22, 19, 23]  # four columns of two: AppTest lists column by column
+    for i, seed in enumerate(in_columns):
+        assert_shows(at, i, candidates[seed - 16])
+    z = torch.cat([model.sample_latent(1, s) for s in range(16, 24)])
+    assert_close(candidates, reference(model, z, torch.zeros(8, dtype=torch.long)))
+    walk = explore.walk(model, [4, 9], frames=5, method="lerp", classes=[3, 8])
+    assert_shows(at, len(candidates), imaging.grid(walk.frames, nrow=5))
+    ends = reference(model, torch.cat([model.sample_latent(1, 4), model.sample_latent(1, 9)]), torch.tensor([3, 8]))
+    assert_close(walk.frames[[0, -1]], ends)  # the walk starts and ends on the asked seeds and classes
+
+
 def test_conditional_walks_interpolate_the_class_too(studio_env):
     at = start({"checkpoint": "tiny-cgan"})
     at.switch_page(INTERPOLATION).run()
@@ -295,6 +379,46 @@ def test_truncation_of_a_conditional_model_by_class(studio_env):
     at.selectbox(key="trunc_class").set_value(4).run()
     no_exception(at)
     assert not np.array_equal(before, pixels(at, 0))
+
+
+def test_a_truncation_link_is_read_back_and_shows_the_core_pictures(studio_env):
+    query = {"checkpoint": "tiny-cgan", "threshold": "0.4", "seed": "5", "class": "3"}
+    at = start(query)
+    at.switch_page(TRUNCATION)
+    at.query_params.update(query)
+    at.run()
+    no_exception(at)
+    assert at.slider(key="trunc_threshold").value == 0.4
+    assert at.number_input(key="trunc_seed").value == 5 and at.selectbox(key="trunc_class").value == 3
+    assert {name: at.query_params[name] for name in query} == query
+
+    model = checkpoints.load(studio_env["cgan"]).model
+    images = explore.truncated(model, 0.4, n=16, seed=5, label=3)
+    assert_shows(at, 0, imaging.grid(images, nrow=4))
+    z = latent.truncated_normal(16, model.latent_dim, 0.4, seed=5)
+    assert z.abs().max() <= 0.4
+    assert_close(images, reference(model, z, torch.full((16,), 3)))
+    for i, column in enumerate(explore.truncation_sweep(model, n=16, seed=5, label=3)):
+        assert_shows(at, 1 + i, imaging.grid(column.images, nrow=4))
+
+    at.slider(key="trunc_threshold").set_value(1.3).run()
+    no_exception(at)
+    assert at.query_params["threshold"] == "1.3"
+    assert_shows(at, 0, imaging.grid(explore.truncated(model, 1.3, n=16, seed=5, label=3), nrow=4))
+
+
+def test_truncation_of_an_unconditional_model_shows_the_core_pictures(studio_env):
+    query = {"threshold": "2.5", "seed": "11"}
+    at = start()
+    at.switch_page(TRUNCATION)
+    at.query_params.update(query)
+    at.run()
+    no_exception(at)
+    assert at.slider(key="trunc_threshold").value == 2.5 and at.number_input(key="trunc_seed").value == 11
+    model = checkpoints.load(studio_env["dcgan"]).model
+    images = explore.truncated(model, 2.5, n=16, seed=11)
+    assert_shows(at, 0, imaging.grid(images, nrow=4))
+    assert_close(images, reference(model, latent.truncated_normal(16, model.latent_dim, 2.5, seed=11)))
 
 
 # ----------------------------------------------------------------------------- models that do not fit

@@ -159,6 +159,26 @@ def test_truncation_page(server, page, tiny_checkpoints):
     snapshot(page, "5-truncation-trick")
 
 
+def test_a_truncation_link_shows_its_threshold_and_the_core_pictures(server, page, tiny_checkpoints):
+    """A copied link opens the same slider value and the very images studio computes for it."""
+    import numpy as np
+    from PIL import Image
+
+    from studio import checkpoints, explore, imaging
+
+    query = {"checkpoint": str(tiny_checkpoints["cgan"]), "threshold": "0.4", "seed": "5", "class": "3"}
+    open_page(page, server, "truncation-trick", query, charts=1)
+    page.get_by_text("16 samples at τ = 0.4").wait_for()
+    assert float(page.get_by_test_id("stSliderThumbValue").first.inner_text()) == 0.4  # the only slider here
+    first = page.locator('[data-testid="stImage"] img').first.get_attribute("src")
+    shown = np.asarray(Image.open(io.BytesIO(page.request.get(f"{server}/{first.lstrip('/')}"
+                                                             if first.startswith("/") else first).body())))
+    model = checkpoints.load(tiny_checkpoints["cgan"]).model
+    expected = imaging.grid(explore.truncated(model, 0.4, n=16, seed=5, label=3), nrow=4)[..., 0]
+    factor = shown.shape[1] // expected.shape[1]
+    assert np.array_equal(shown[::factor, ::factor], expected)
+
+
 def test_a_classifier_on_a_latent_page_says_why_it_does_not_fit(server, page, tiny_checkpoints):
     open_page(page, server, "latent-interpolation", {"checkpoint": checkpoint(tiny_checkpoints, "classifier")})
     page.get_by_text("no latent vector z").wait_for()

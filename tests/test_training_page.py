@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -230,3 +231,30 @@ def test_a_diverged_run_says_loss_is_nan_and_offers_resume(runs, tiny_checkpoint
     assert any("Loss is NaN" in e.value for e in at.error)
     assert at.button(key="train_resume").value is False
     assert f"error: {message}" in [c.value for c in at.code]  # the log's tail, in an expander
+
+
+def test_a_run_link_is_read_back_and_shows_that_runs_samples(runs, tiny_checkpoints, monkeypatch):
+    from support import RecordingStorage
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingStorage)
+    RecordingStorage.files = {}
+    patterns = {}
+    for i, run_id in enumerate(["run-a", "run-b"]):
+        run_dir = fake_run(runs, tiny_checkpoints["dcgan"], run_id=run_id)
+        ramp = (np.arange(28 * 28).reshape(28, 28, 1) * (3 + 4 * i) % 256).astype(np.uint8)  # one per run
+        patterns[run_id] = np.repeat(ramp, 3, axis=2)
+        (run_dir / "samples" / "step-00000010.png").write_bytes(imaging.png_bytes(ramp))
+    default = open_page().selectbox(key="train_run").value
+    linked = next(r for r in patterns if r != default)  # a link must open the run it names, not the default
+
+    at = AppTest.from_file(str(APP), default_timeout=90).run()
+    at.switch_page(PAGE)
+    at.query_params["run"] = linked
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="train_run").value == linked
+    assert at.query_params["run"] == linked
+    url = at.image[0].value[0]
+    shown = np.asarray(Image.open(io.BytesIO(RecordingStorage.files[url.rsplit("/", 1)[1].split(".")[0]])))
+    factor = shown.shape[1] // 28
+    assert np.array_equal(shown[::factor, ::factor], patterns[linked])

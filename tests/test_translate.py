@@ -176,6 +176,20 @@ def test_non_images_are_refused(pix2pix):
 # ----------------------------------------------------------------------------- directions and models
 
 
+def test_each_direction_takes_its_own_domains_channels():
+    """Gray A <-> RGB B: a2b takes 1 channel and gives 3, b2a takes 3 and gives 1."""
+    torch.manual_seed(2)
+    model = CycleGAN(in_channels=1, out_channels=3, image_size=32, ngf=4, ndf=4, n_blocks=2).eval()
+    assert translate.io_channels(model, "a2b") == (1, 3) and translate.io_channels(model, "b2a") == (3, 1)
+    rgb = random_image(32, 32, channels=3)
+    fitted, _, notes = translate.fit_to_model(model, rgb, "b2a")
+    assert fitted.shape == (32, 32, 3) and np.array_equal(fitted, rgb) and not notes  # already B's channels
+    fitted, _, notes = translate.fit_to_model(model, rgb, "a2b")
+    assert fitted.shape == (32, 32, 1) and notes  # converted to gray, with a note
+    assert translate.translate_image(model, rgb, "b2a")[0].shape == (32, 32, 1)
+    assert translate.translate_image(model, rgb, "a2b")[0].shape == (32, 32, 3)
+
+
 def test_directions_and_problems(pix2pix, cyclegan, tmp_path):
     assert translate.directions(pix2pix, {}) == ["a2b"]
     assert translate.directions(cyclegan, {}) == ["a2b", "b2a"]
