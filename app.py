@@ -56,8 +56,12 @@ def loaded_panel() -> None:
                 st.caption(f"A {meta.get('task', '?')} model: it does not draw samples from noise.")
         with facts_column:
             st.markdown(f"#### {sources.display_name(shared.current_source(), meta)}")
-            if meta.get("description"):
-                st.markdown(meta["description"])
+            # What it does and how good it is first; how it was trained and chosen behind an expander.
+            card = sources.card_sections(meta.get("description"))
+            if card["summary"]:
+                st.markdown(card["summary"])
+            if card["quality"]:
+                st.markdown("**How good it is:** " + card["quality"])
             facts = {
                 "Family": f"`{meta.get('family')}` ({meta.get('task')})",
                 "Dataset": meta.get("dataset"),
@@ -73,6 +77,9 @@ def loaded_panel() -> None:
                 # Quality metrics first; a training run's checkpoint also carries its last losses.
                 shown = sorted(metrics, key=lambda k: (k.lower() not in QUALITY_METRICS, k))[:6]
                 st.caption("Metrics: " + " · ".join(f"{k} {metrics[k]:.4g}" for k in shown))
+            if card["how_made"]:
+                with st.expander("How it was made", icon=":material/construction:"):
+                    st.markdown(card["how_made"])
 
 
 def zoo_cards() -> None:

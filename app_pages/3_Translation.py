@@ -103,7 +103,9 @@ def uploaded_input(channels: int) -> tuple[str, np.ndarray, list[str]] | None:
 
 
 st.title("Image-to-image translation")
-loaded = shared.current()
+# The session's model if it translates, else the bundled maps model: the page opens with a sample translated.
+current_source, loaded = shared.model_for_page(translate.translation_problem, ("translation",), prefer="maps")
+current_source = current_source or ""
 problem = translate.translation_problem(loaded.model if loaded else None)
 controls, explanation = st.columns(2, gap="large")
 with explanation:
@@ -114,6 +116,12 @@ with controls:
         st.info(f"{problem} Pick a translation model above, or on the **Model zoo** page.", icon=":material/info:")
         st.stop()
     model, meta = loaded
+    others = [e for e in translation_entries() if e.availability == "bundled" and e.name != current_source]
+    if others:
+        switch = st.columns(len(others))
+        for column, entry in zip(switch, others):
+            column.button(f"Try {entry.title}", key=f"{PREFIX}_try_{entry.name}", on_click=shared.choose,
+                          args=(entry.name,), icon=":material/swap_horiz:", width="stretch")
     options = translate.directions(model, meta)
     if st.session_state.get(f"{PREFIX}_direction") not in options:
         st.session_state[f"{PREFIX}_direction"] = options[0]  # left over from another model
@@ -122,7 +130,7 @@ with controls:
     if model.family == "cyclegan" and options == ["a2b"]:
         st.caption("This file holds the A → B generator only: its B → A generator was never trained.")
     channels_in, channels_out = translate.io_channels(model, direction)
-    st.caption(f"{sources.display_name(shared.current_source() or '', meta)} · `{meta.get('family')}` · trained at "
+    st.caption(f"{sources.display_name(current_source, meta)} · `{meta.get('family')}` · trained at "
                f"{meta.get('image_size')} px · {channels_in} → {channels_out} channel(s)")
 
     source = st.radio("Input", list(SOURCES), key=f"{PREFIX}_source", horizontal=True, format_func=SOURCES.get)
@@ -149,7 +157,6 @@ with controls:
                              help="Fuses the ResNet's InstanceNorm, ReLU and padding: later runs take about a "
                                   "fifth less time, but the first run at each image size takes 5 to 15 s.")
 
-current_source = shared.current_source() or ""
 output, notes = translated(current_source, sources.source_version(current_source), direction, image, compile_, model)
 notes = input_notes + notes
 if notes:

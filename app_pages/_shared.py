@@ -142,9 +142,44 @@ def show_flash() -> None:
         st.success(text, icon=":material/check_circle:")
 
 
+def _bundled_fallback(tasks: tuple[str, ...], problem_of: Callable, prefer: str = "") -> str | None:
+    """The first bundled zoo entry of one of ``tasks`` (``prefer`` in its name first) that loads and fits."""
+    try:
+        entries = [e for e in zoo.entries() if e.availability == "bundled" and e.task in tasks]
+    except CheckpointError:
+        return None
+    for entry in sorted(entries, key=lambda e: prefer not in e.name):
+        try:
+            if problem_of(_load(entry.name, sources.source_version(entry.name)).model) is None:
+                return entry.name
+        except Exception:  # noqa: BLE001 - a broken bundled file: try the next one
+            continue
+    return None
+
+
+def model_for_page(problem_of: Callable, tasks: tuple[str, ...], *, prefer: str = "",
+                   ) -> tuple[str | None, checkpoints.Loaded | None]:
+    """(source, loaded) for a page: the session's model when it fits (``problem_of(model)`` is None),
+    else a fitting bundled model, with a note saying so. The session's choice is left as it is:
+    the other pages keep showing it."""
+    loaded, source = current(), current_source()
+    if loaded is not None and problem_of(loaded.model) is None:
+        return source, loaded
+    fallback = _bundled_fallback(tasks, problem_of, prefer)
+    if fallback is None:
+        return source, loaded
+    shown = _load(fallback, sources.source_version(fallback))
+    if loaded is not None:
+        st.caption(f":material/info: **{sources.display_name(source or '', loaded.meta)}** (loaded) does not fit this "
+                   f"page, so it shows the bundled **{sources.display_name(fallback, shown.meta)}**; your choice "
+                   "stays loaded for the other pages.")
+    return fallback, shown
+
+
 def require_latent_model(idea: Callable[[], None]) -> checkpoints.Loaded:
-    """The loaded model if it has a latent z; otherwise say why not, show the page's ``idea`` and stop."""
-    loaded = current()
+    """The loaded model if it has a latent z, else a bundled one that has; if none, say why not,
+    show the page's ``idea`` and stop."""
+    _, loaded = model_for_page(explore.latent_page_problem, ("unconditional", "conditional"))
     problem = explore.latent_page_problem(loaded.model if loaded else None)
     if problem:
         st.info(f"{problem} {HOME_HINT}", icon=":material/info:")

@@ -39,6 +39,7 @@ from torch import nn
 
 from bench.common import compare, print_table, use_all_cores
 from studio import translate
+from studio.accel import translators
 from studio.data.maps import maps_pair
 from studio.models import CycleGAN, Pix2Pix
 
@@ -127,4 +128,6 @@ def main(argv: list[str] | None = None) -> int:
                 model, image, compile=True)
         timings = compare(alternatives, repeats=args.repeats, warmup=args.warmup)
         print_table(timings, "reference (eager, no_grad)", f"{name}: uint8 image -> uint8 output (lower ratio is faster)")
+        chosen = [path for key, path in translators.chosen_paths().items() if key[0] == type(generator).__name__]
+        print(f"  path chosen at first use on this machine: {', '.join(chosen) or '?'}")
     return 0

@@ -10,6 +10,7 @@ for the bundled checkpoints. Every page's link is read back, not only written.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -425,13 +426,14 @@ def test_truncation_of_an_unconditional_model_shows_the_core_pictures(studio_env
 
 
 @pytest.mark.parametrize("page", [INTERPOLATION, TRUNCATION])
-def test_latent_pages_explain_a_classifier_does_not_fit(studio_env, page):
+def test_latent_pages_show_a_bundled_gan_while_a_classifier_stays_chosen(studio_env, page):
     at = start({"checkpoint": "tiny-classifier"})
     at.switch_page(page).run()
     no_exception(at)
-    assert "no latent vector z" in at.info[0].value
-    assert "**The idea**" in texts(at)  # the page still explains itself
-    assert not at.image
+    assert "**Tiny classifier** (loaded) does not fit this page, so it shows the bundled **Tiny dcgan**" in texts(at)
+    assert "no latent vector z" not in texts(at) and at.image  # ready on arrival
+    assert "**The idea**" in texts(at)
+    assert at.session_state["checkpoint"] == "tiny-classifier"  # the user's choice stays for the other pages
 
 
 @pytest.mark.parametrize("page", [INTERPOLATION, TRUNCATION])
@@ -486,3 +488,30 @@ def test_set_interactive_threads(monkeypatch):
         assert explore.set_interactive_threads(2) == 2 == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_card_sections_lead_with_what_and_how_good_and_keep_how_it_was_made():
+    _, meta = checkpoints.load(str(Path(__file__).resolve().parent.parent / "checkpoints" / "mnist-dcgan"))
+    card = sources.card_sections(meta["description"])
+    assert card["summary"].startswith("The classic DCGAN") and "checkpoints" not in card["summary"]
+    assert card["quality"].startswith("It passed its bar: all 10 digits appear") and "Digits drawn" in card["quality"]
+    assert "passed the bar on the selection set" in card["how_made"] and "Training took" in card["how_made"]
+    assert "Selection: 1,000 samples of seed 0" in card["how_made"]
+    shown = " ".join(card.values())  # every sentence is kept, but the samples.png line (the page shows them)
+    for paragraph in meta["description"].split("\n\n"):
+        for sentence in re.split(r"(?<=\.)\s+(?=[A-Z])", paragraph):
+            assert sentence.startswith("samples.png") or sentence.removeprefix("Bar: ") in shown, sentence
+    assert sources.card_sections(None) == {"summary": "", "quality": "", "how_made": ""}
+
+
+def test_home_card_puts_bundling_details_in_an_expander(tmp_path, monkeypatch):
+    isolate_studio(monkeypatch, tmp_path, Path(__file__).resolve().parent.parent / "checkpoints" / "zoo.toml")
+    at = start()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "mnist-dcgan"
+    markdown = [m.value for m in at.markdown]
+    summary = next(i for i, m in enumerate(markdown) if m.startswith("The classic DCGAN"))
+    assert markdown[summary + 1].startswith("**How good it is:** It passed its bar")
+    assert not any("passed the bar on the selection set" in m for m in markdown[: summary + 2])
+    made = next(e for e in at.expander if e.label == "How it was made")
+    assert any("passed the bar on the selection set" in m.value for m in made.markdown)

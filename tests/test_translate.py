@@ -150,6 +150,12 @@ def test_odd_sizes(pix2pix, cyclegan):
     assert output.shape == (33, 47, 3) and len(notes) == 1 and notes[0].startswith("padded from 47x33 to 48x36")
     output, notes = translate.translate_image(cyclegan, random_image(7, 5))  # far too small: enlarged
     assert output.shape == (32, 23, 3) and notes[0].startswith("resized from 5x7 to 23x32")
+    # a thin strip: scaled to 32x1, then padded to the 8 rows the residual blocks' reflection needs
+    output, notes = translate.translate_image(cyclegan, random_image(2, 300))
+    assert output.shape == (1, 32, 3)
+    assert notes[1].startswith("padded from 32x1 to 32x8 (the ResNet generator takes multiples of 4 pixels, at least 8)")
+    with pytest.raises(ValueError, match="at least 8"):
+        translate.translate_tensor(cyclegan, torch.zeros(1, 3, 4, 32))
     # the padding is cropped off and does not change the pixels that were there
     image = random_image(28, 32)
     padded_run, _ = translate.translate_image(cyclegan, image)

@@ -84,24 +84,32 @@ def png_upload(image: np.ndarray, name: str = "photo.png") -> tuple[str, bytes, 
     return name, buffer.getvalue(), "image/png"
 
 
-def test_without_a_model_the_page_explains_and_offers_the_chooser(page_env):
+def test_without_a_model_the_page_opens_on_the_bundled_maps_model(page_env):
     at = open_page()
     no_exception(at)
     assert at.session_state["checkpoint"] == "tiny-maps"  # the first bundled entry
     at.session_state["checkpoint"] = None
     at.run()
     no_exception(at)
-    assert "No model is loaded." in at.info[0].value
+    assert at.session_state["checkpoint"] is None  # the page borrows a model; it chooses none for the session
+    assert "Tiny maps pix2pix" in texts(at) and "does not translate" not in texts(at)
+    assert len(at.image) == 3  # a sample tile, its map, the true map: ready on arrival
     assert "**The idea**" in texts(at) and "PatchGAN" in texts(at) and "arxiv.org/abs/1703.10593" in texts(at)
-    assert not at.image
-    assert at.button(key="tr_zoo_load") and at.text_input(key="tr_hub_id")
 
 
-def test_a_model_that_does_not_translate(page_env, tiny_checkpoints):
-    at = open_page({"checkpoint": str(tiny_checkpoints["dcgan"])})
+def test_a_model_that_does_not_translate_stays_chosen_while_the_page_shows_maps(page_env, tiny_checkpoints):
+    dcgan = str(tiny_checkpoints["dcgan"])
+    at = open_page({"checkpoint": dcgan})
     no_exception(at)
-    assert "does not translate images" in at.info[0].value
-    assert not at.image
+    assert at.session_state["checkpoint"] == dcgan  # the user's choice is kept for the other pages
+    assert "does not fit this page, so it shows the bundled **Tiny maps pix2pix**" in texts(at)
+    assert len(at.image) == 3
+    at.button(key="tr_try_tiny-horses").click().run()  # horse <-> zebra: one click away
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "tiny-horses"
+    assert len(at.radio(key="tr_direction").options) == 2  # both ways
+    assert "Tiny horse2zebra" in texts(at) and "does not fit this page" not in texts(at)
+    assert "tr_try_tiny-horses" not in [b.key for b in at.button] and "tr_try_tiny-maps" in [b.key for b in at.button]
 
 
 def test_samples_show_input_output_and_ground_truth(page_env):
@@ -222,3 +230,12 @@ def test_without_animal_mnist_samples_say_why_and_uploads_still_translate(page_e
     expected, _ = translate.translate_image(checkpoints.load(page_env / "tiny-horses").model, horse[..., None])
     shown = shrink(pixels(at, 1), expected)  # a one-channel PNG reads back as (H, W)
     assert np.array_equal(shown.reshape(expected.shape), expected)
+
+
+def test_the_real_studio_opens_translation_on_the_bundled_maps_model(tmp_path, monkeypatch):
+    isolate_studio(monkeypatch, tmp_path, Path(__file__).resolve().parent.parent / "checkpoints" / "zoo.toml")
+    at = open_page()
+    no_exception(at)
+    assert at.session_state["checkpoint"] == "mnist-dcgan"  # the studio's default, kept for the latent pages
+    assert len(at.image) == 3 and "Per-pixel map accuracy" in [m.label for m in at.metric]  # a tile translated
+    assert "horse2zebra-cyclegan" in {b.key.removeprefix("tr_try_") for b in at.button if b.key}  # one click away

@@ -121,7 +121,9 @@ def test_prepared_resnet_generator_matches_the_eager_model(monkeypatch):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert got.shape == expected.shape
     assert (got - expected).abs().max().item() < 1e-4
-    assert got.is_contiguous(memory_format=torch.channels_last)  # NHWC from end to end
+    nhwc = translators.translate_fast(model, x, "a2b", path="nhwc-winograd")
+    assert nhwc.is_contiguous(memory_format=torch.channels_last)  # NHWC from end to end
+    assert (nhwc - expected).abs().max().item() < 1e-4
 
     image = np.random.default_rng(0).integers(0, 256, (30, 26, 3), dtype=np.uint8)  # padded to 32x28 inside
     output, _ = translate.translate_image(model, image)
@@ -174,3 +176,49 @@ def test_nhwc_reflection_pad_is_exact_and_keeps_the_layout(padding):
     assert got.is_contiguous(memory_format=torch.channels_last)
     with pytest.raises(RuntimeError):  # wider than the image: torch's own error
         translators._ReflectionPadNHWC(nn.ReflectionPad2d(7))(x.contiguous(memory_format=torch.channels_last))
+
+
+class FakeClock:
+    """A clock that each candidate path moves forward by its own cost: timing without waiting."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_fastest_path_is_chosen_once_and_remembered(monkeypatch):
+    clock = FakeClock()
+    costs = {"nhwc-winograd": 3.0, "nhwc": 2.0, "eager": 1.0}  # eager fastest: as on some AVX2 machines
+    calls = {name: 0 for name in costs}
+    real = translators._candidates
+
+    def timed(entry, x):
+        def wrap(name, run):
+            def path(t):
+                calls[name] += 1
+                clock.now += costs[name]
+                return run(t)
+            return path
+        return {name: wrap(name, run) for name, run in real(entry, x).items()}
+
+    real_fastest = translators._fastest
+    monkeypatch.setattr(translators, "_candidates", timed)
+    monkeypatch.setattr(translators, "_fastest", lambda paths, x: real_fastest(paths, x, clock=clock))
+    monkeypatch.setattr(translators, "_CHOSEN", {})
+    torch.manual_seed(5)
+    model = CycleGAN(image_size=32, ngf=4, ndf=4, n_blocks=2).eval()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        expected = model.generator_ab(x)
+    first = translate.translate_tensor(model, x)
+    assert (first - expected).abs().max().item() < 1e-4
+    assert list(translators.chosen_paths().values()) == ["eager"]
+    assert calls == {name: 1 + translators.TIMED_RUNS for name in costs}  # timed once each, taking turns
+    translate.translate_tensor(model, x)
+    translate.translate_tensor(CycleGAN(image_size=32, ngf=4, ndf=4, n_blocks=2).eval(), x)  # same kind: remembered
+    assert calls["eager"] == 3 + translators.TIMED_RUNS and calls["nhwc"] == 1 + translators.TIMED_RUNS
+    costs["eager"] = 5.0  # another input shape is timed afresh
+    translate.translate_tensor(model, torch.rand(1, 3, 32, 64) * 2 - 1)
+    assert sorted(translators.chosen_paths().values()) == ["eager", "nhwc"]

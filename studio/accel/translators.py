@@ -7,6 +7,11 @@ the residual blocks' 3x3 convolutions as Winograd F(4x4, 3x3) (studio.accel.wino
 multiplications, float32 throughout). ``compile=True`` adds torch.compile with frozen weights (on
 the plain NCHW copy), which also fuses the ResNet's InstanceNorm, ReLU and padding. The caller's
 model is never modified. ``python -m bench translate`` measures it against plain eager PyTorch.
+
+Which path wins depends on the CPU: Winograd beats oneDNN's direct convolution on an AVX-512 Xeon
+but not on every AVX2 machine. So the first call for each kind of generator and input shape times
+every candidate path (plain eager included) and keeps the fastest for the rest of the process
+(``chosen_paths`` says which): the fast path is never slower than eager on the machine it runs on.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+import time
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -45,13 +51,17 @@ class _Prepared:
     module: nn.Module  # eval copy, BatchNorm folded, maybe channels_last: what torch.compile gets
     channels_last: bool
     packed: nn.Module | None = None  # U-Net: the same with prepacked oneDNN convolutions: the eager path
-    nhwc: nn.Module | None = None  # ResNet: the same for NHWC activations, Winograd 3x3 convolutions: the eager path
+    nhwc: nn.Module | None = None  # ResNet: the same for NHWC activations, Winograd 3x3 convolutions
+    nhwc_direct: nn.Module | None = None  # ResNet: NHWC activations, oneDNN's direct 3x3 convolutions
     compiled: Callable | None = None
     compile_failed: bool = False
 
 
 _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {direction: _Prepared}
 _LOCK = threading.Lock()  # Streamlit serves sessions from threads
+# (generator class, its config, input shape, dtype, device) -> the name of the fastest path, timed at first use
+_CHOSEN: dict[tuple, str] = {}
+TIMED_RUNS = 2  # per candidate, after one untimed warm-up run; the best counts
 
 
 class _PackedConv(nn.Module):
@@ -207,6 +217,8 @@ def _prepared(model, direction: str) -> _Prepared:
             _with_nhwc_layers(entry.packed)  # pix2pix with norm="instance"
         else:
             entry.nhwc = _nhwc_resnet(fast)
+            entry.nhwc_direct = _sharing_copy(fast)
+            _with_nhwc_layers(entry.nhwc_direct)
         _PREPARED.setdefault(model, {})[direction] = entry
     return entry
 
@@ -225,14 +237,63 @@ def _run_compiled(entry: _Prepared, x: torch.Tensor) -> torch.Tensor:
         return entry.module(x)
 
 
-def translate_fast(model, x: torch.Tensor, direction: str, *, compile: bool = False) -> torch.Tensor:
+def _candidates(entry: _Prepared, x: torch.Tensor) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The eager paths that may run ``x``, name -> function; "eager" (the folded copy) is always one."""
+    paths: dict[str, Callable] = {}
+    if entry.packed is not None and _packing_works(entry.module, x):
+        paths["packed"] = entry.packed  # (B, C_out, H, W)
+    if entry.nhwc is not None:  # its Winograd convs run the plain convolution on other devices and dtypes
+        to_nhwc = lambda m: lambda t: m(t.contiguous(memory_format=torch.channels_last))  # noqa: E731
+        paths["nhwc-winograd"] = to_nhwc(entry.nhwc)
+        paths["nhwc"] = to_nhwc(entry.nhwc_direct)
+    paths["eager"] = entry.module
+    return paths
+
+
+def _fastest(paths: dict[str, Callable], x: torch.Tensor, *, runs: int = TIMED_RUNS,
+             clock: Callable[[], float] = time.perf_counter) -> tuple[str, torch.Tensor]:
+    """Time each path on ``x`` (one warm-up, then ``runs`` rounds taking turns; the best of each
+    counts) -> (the fastest's name, its output). A path that raises is dropped with a warning."""
+    outputs, best = {}, {}
+    for name, path in list(paths.items()):
+        try:
+            outputs[name] = path(x)
+        except RuntimeError as exc:  # an op this build lacks: the others remain ("eager" always works)
+            if name == "eager":
+                raise
+            warnings.warn(f"the {name} translation path failed, not using it: {exc}", RuntimeWarning)
+            del paths[name]
+    for _ in range(runs):
+        for name, path in paths.items():
+            start = clock()
+            outputs[name] = path(x)
+            best[name] = min(best.get(name, float("inf")), clock() - start)
+    name = min(best, key=best.get)
+    return name, outputs[name]
+
+
+def _choice_key(model, direction: str, x: torch.Tensor) -> tuple:
+    generator = _generator(model, direction)
+    config = tuple(sorted((k, str(v)) for k, v in (getattr(model, "config", None) or {}).items()))
+    return type(generator).__name__, config, direction, tuple(x.shape), x.dtype, x.device.type, torch.get_num_threads()
+
+
+def chosen_paths() -> dict[tuple, str]:
+    """What this process chose so far: (generator, config, direction, shape, dtype, device, threads) -> path."""
+    return dict(_CHOSEN)
+
+
+def translate_fast(model, x: torch.Tensor, direction: str, *, compile: bool = False,
+                   path: str | None = None) -> torch.Tensor:
     """The generator of ``model`` for ``direction`` on a checked batch ``x``: (B, C_out, H, W) in [-1, 1].
 
     For display, not training: no autograd, BatchNorm uses its running statistics, dropout is off.
-    The prepared copy is rebuilt whenever a weight of ``model`` changes. ``compile=True`` uses
-    torch.compile with frozen weights (the first call per input shape takes seconds); if that
-    fails, a warning says so and translation stays eager. ``studio.translate.translate_tensor``
-    checks the input first.
+    The prepared copy is rebuilt whenever a weight of ``model`` changes. The first call per kind of
+    generator and input shape times the candidate paths and keeps the fastest for the process;
+    ``path`` ("packed", "nhwc-winograd", "nhwc" or "eager") runs one of them instead.
+    ``compile=True`` uses torch.compile with frozen weights (the first call per input shape takes
+    seconds); if that fails, a warning says so and translation stays eager.
+    ``studio.translate.translate_tensor`` checks the input first.
     """
     entry = _prepared(model, direction)
     if entry.channels_last:
@@ -240,12 +301,24 @@ def translate_fast(model, x: torch.Tensor, direction: str, *, compile: bool = Fa
     with torch.inference_mode():
         if compile and not entry.compile_failed:
             return _run_compiled(entry, x)
-        if entry.packed is not None and _packing_works(entry.module, x):
+        paths = _candidates(entry, x)
+        if path is not None:
+            if path not in paths:
+                raise ValueError(f"path must be one of {sorted(paths)} here, got {path!r}")
+            return paths[path](x)
+        key = _choice_key(model, direction, x)
+        chosen = _CHOSEN.get(key)
+        if chosen in paths:
             try:
-                return entry.packed(x)  # (B, C_out, H, W)
-            except RuntimeError as exc:  # an op this oneDNN build lacks: plain convolutions from now on
-                entry.packed = None
-                warnings.warn(f"prepacked convolutions failed, using plain ones: {exc}", RuntimeWarning)
-        if entry.nhwc is not None:  # its Winograd convs run the plain convolution on other devices and dtypes
-            return entry.nhwc(x.contiguous(memory_format=torch.channels_last))  # (B, C_out, H, W), NHWC
-        return entry.module(x)  # (B, C_out, H, W)
+                return paths[chosen](x)
+            except RuntimeError as exc:  # e.g. prepacking on a oneDNN build that lacks a kernel: choose again
+                warnings.warn(f"the {chosen} translation path failed, choosing another: {exc}", RuntimeWarning)
+                if chosen == "packed":
+                    entry.packed = None
+                paths = _candidates(entry, x)
+                paths.pop(chosen, None)
+        chosen, output = _fastest(paths, x)  # drops the paths that fail
+        if "packed" not in paths and entry.packed is not None and _packing_works(entry.module, x):
+            entry.packed = None  # prepacking failed: plain convolutions from now on
+        _CHOSEN[key] = chosen
+        return output  # (B, C_out, H, W)

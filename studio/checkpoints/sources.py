@@ -155,3 +155,40 @@ def zoo_thumbnail(entry) -> Path | None:
     if folder is None or not (Path(folder) / "samples.png").is_file():
         return None
     return Path(folder) / "samples.png"
+
+
+# How a checkpoint was made and chosen (bundle.py's card text), as opposed to what it does and how good it is.
+_HOW_MADE_STARTS = ("Trained with", "The selection set", "Selection:", "Training took", "Trained on")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
+
+
+def card_sections(description: str | None) -> dict[str, str]:
+    """A model card's description -> {"summary", "quality", "how_made"} (markdown, possibly empty).
+
+    "summary": what the model does; "quality": how good it is (its measured results, and the bar it
+    passed); "how_made": how it was trained and how this checkpoint was chosen. Nothing is dropped
+    but the line describing samples.png (the page shows the samples themselves).
+    """
+    summary, quality, how_made = [], [], []
+    for paragraph in (p.strip() for p in str(description or "").split("\n\n")):
+        if not paragraph or paragraph.startswith("samples.png"):
+            continue
+        if paragraph.startswith(_HOW_MADE_STARTS):
+            how_made.append(paragraph)
+            continue
+        if summary:  # later paragraphs are results (per-class shares, digits drawn...)
+            quality.append(paragraph)
+            continue
+        kept, made = [], []
+        for sentence in _SENTENCE_END.split(paragraph):
+            if sentence.startswith("Bar:"):
+                quality.append("It passed its bar: " + sentence.removeprefix("Bar:").strip())
+            elif sentence.startswith(_HOW_MADE_STARTS):
+                made.append(sentence)
+            else:
+                kept.append(sentence)
+        summary.append(" ".join(kept))
+        if made:
+            how_made.insert(0, " ".join(made))
+    return {"summary": "\n\n".join(s for s in summary if s), "quality": "\n\n".join(quality),
+            "how_made": "\n\n".join(how_made)}

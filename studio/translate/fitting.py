@@ -111,6 +111,16 @@ def _multiple(model) -> int:
     return 2 ** model.depth if model.family == "pix2pix" else 4
 
 
+def _min_side(model) -> int:
+    """The shortest input side the generator runs on.
+
+    The ResNet's residual blocks reflect-pad by 1 pixel at a quarter of the input's resolution,
+    and reflection needs a pixel to mirror on each side: 2 pixels there, 8 at the input. The U-Net
+    pads with zeros: any multiple of 2**depth runs.
+    """
+    return _multiple(model) if model.family == "pix2pix" else 2 * _multiple(model)
+
+
 # ----------------------------------------------------------------------------- images in
 
 
@@ -198,12 +208,15 @@ def fit_to_model(model, image, direction: str | None = None) -> tuple[np.ndarray
     if (new_h, new_w) != (height, width):
         image = _resize(image, new_h, new_w)
         notes.append(f"resized from {width}x{height} to {new_w}x{new_h} ({why})")
-    multiple = _multiple(model)
-    pad_h, pad_w = -new_h % multiple, -new_w % multiple
+    multiple, least = _multiple(model), _min_side(model)
+    pad_h, pad_w = (max(side + -side % multiple, least) - side for side in (new_h, new_w))
     if pad_h or pad_w:  # only CycleGAN gets here: pix2pix sizes are multiples already
         image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        why = f"takes multiples of {multiple} pixels"
+        if min(new_h, new_w) < least:  # a thin strip, such as 2x300 scaled to 1x32
+            why += f", at least {least}"
         notes.append(f"padded from {new_w}x{new_h} to {new_w + pad_w}x{new_h + pad_h} (the ResNet generator "
-                     f"takes multiples of {multiple} pixels); the output is cropped back to {new_w}x{new_h}")
+                     f"{why}); the output is cropped back to {new_w}x{new_h}")
     return image, (new_h, new_w), notes
 
 
@@ -217,10 +230,11 @@ def translate_tensor(model, x: torch.Tensor, direction: str | None = None, *, co
     """
     direction = _check_direction(model, direction)
     c_in = io_channels(model, direction)[0]
-    multiple = _multiple(model)
-    if x.dim() != 4 or x.shape[1] != c_in or x.shape[2] % multiple or x.shape[3] % multiple:
+    multiple, least = _multiple(model), _min_side(model)
+    if (x.dim() != 4 or x.shape[1] != c_in or x.shape[2] % multiple or x.shape[3] % multiple
+            or min(x.shape[2:]) < least):
         raise ValueError(f"{model.family} {direction} input: expected (B, {c_in}, H, W) with H and W "
-                         f"multiples of {multiple}, got {tuple(x.shape)}")
+                         f"multiples of {multiple}, at least {least}, got {tuple(x.shape)}")
     return translate_fast(model, x, direction, compile=compile)
 
 
