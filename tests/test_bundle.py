@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,17 +47,14 @@ def three_checkpoint_run(tmp_path_factory) -> Path:
 class Scripted:
     """A measure whose numbers are scripted per (checkpoint step, seed); it records every call.
 
-    The candidates: step 3 scores highest on the selection set but fails its other condition;
-    step 2 is the best that passes there; on the report set step 1 would pass and step 3 too.
-    A bundler that tried checkpoints on the report set until one passed would end on step 1.
+    Step 3 always fails a second condition on the selection set, so a high score there cannot make
+    it pass. passes: quality >= 0.5 (and that condition); score: quality.
     """
 
-    def __init__(self, run: Path, report_quality_of_step_2: float):
+    def __init__(self, run: Path, selection: dict[int, float], report: dict[int, float]):
         self.weights = {step: load(path).model.state_dict() for step, path in RunDir(run).list_checkpoints()}
-        self.numbers = {
-            (1, B.SELECT_SEED): 0.6, (2, B.SELECT_SEED): 0.9, (3, B.SELECT_SEED): 0.95,
-            (1, B.REPORT_SEED): 0.7, (2, B.REPORT_SEED): report_quality_of_step_2, (3, B.REPORT_SEED): 0.99,
-        }
+        self.numbers = {**{(step, B.SELECT_SEED): q for step, q in selection.items()},
+                        **{(step, B.REPORT_SEED): q for step, q in report.items()}}
         self.calls: list[tuple[int, int]] = []
 
     def step_of(self, model) -> int:
@@ -76,6 +74,15 @@ class Scripted:
             selection_set="the scripted selection set", score_words="the highest quality")
 
 
+SELECTION = {1: 0.6, 2: 0.9, 3: 0.95}  # step 2 is the best that passes; step 3 scores higher but fails
+CASES = {  # (selection, report numbers, the step to bundle, how many pass on the selection set)
+    # a bundler that tried checkpoints on the report set until one passed would take step 1 or 3
+    "passes": (SELECTION, {1: 0.7, 2: 0.8, 3: 0.99}, 2, 2),
+    "misses on the report set": (SELECTION, {1: 0.7, 2: 0.4, 3: 0.99}, 2, 2),
+    "misses on the selection set": ({1: 0.2, 2: 0.3, 3: 0.95}, {1: 0.7, 2: 0.9, 3: 0.3}, 3, 0),
+}
+
+
 def card_text(folder: Path) -> tuple[str, str]:
     """(the card's text before 'How it was made', the section itself), title and front matter left out."""
     card = (folder / "README.md").read_text()
@@ -84,55 +91,60 @@ def card_text(folder: Path) -> tuple[str, str]:
     return lead, made
 
 
-@pytest.mark.parametrize("report_quality", [0.8, 0.4])
+@pytest.mark.parametrize("case", list(CASES))
 def test_bundle_chooses_on_the_selection_seed_and_measures_the_report_seed_once(
-        report_quality, three_checkpoint_run, judges, monkeypatch, capsys):
-    scripted = Scripted(three_checkpoint_run, report_quality)
+        case, three_checkpoint_run, judges, monkeypatch, capsys):
+    selection, report, chosen, passed = CASES[case]
+    scripted = Scripted(three_checkpoint_run, selection, report)
     monkeypatch.setitem(B.BUNDLES, "mnist-dcgan", scripted.bundle())
     argv = ["mnist-dcgan", "--from-run", str(three_checkpoint_run), "--out", str(judges)]
-    passes = report_quality >= 0.5
+    every_candidate = [(1, B.SELECT_SEED), (2, B.SELECT_SEED), (3, B.SELECT_SEED)]
+    meets = report[chosen] >= 0.5
+    written = judges / "mnist-dcgan"
 
     code = B.main(argv)
-    # every candidate on the selection seed, then the chosen one (the best passing there) once on the report seed
-    assert scripted.calls == [(1, B.SELECT_SEED), (2, B.SELECT_SEED), (3, B.SELECT_SEED), (2, B.REPORT_SEED)]
-    written = judges / "mnist-dcgan"
-    if not passes:  # the choice misses the bar on the report set: no other checkpoint is tried
+    if case == "passes":
+        assert code == 0
+    else:  # nothing is written, and no other checkpoint is tried on the report set
         assert code == 1 and not written.exists()
-        assert "step 2, the best on the selection set, misses the bar on the report set" in capsys.readouterr().err
+        error = capsys.readouterr().err
+        if passed:
+            assert scripted.calls == [*every_candidate, (chosen, B.REPORT_SEED)]
+            assert f"step {chosen}, the best on the selection set, misses the bar on the report set" in error
+        else:
+            assert scripted.calls == every_candidate  # the report seed is not even measured
+            assert "none of the 3 checkpoints" in error
         scripted.calls.clear()
         assert B.main([*argv, "--below-bar"]) == 0
-        assert scripted.calls[-1] == (2, B.REPORT_SEED) and scripted.calls.count((2, B.REPORT_SEED)) == 1
-    else:
-        assert code == 0
+    # every candidate on the selection seed, then the chosen one once on the report seed
+    assert scripted.calls == [*every_candidate, (chosen, B.REPORT_SEED)]
 
     config = json.loads((written / "config.json").read_text())["studio"]
-    assert config["metrics"] == {"quality": report_quality, "valid": 1}  # the report number, whatever it is
-    assert config["meets_bar"] is passes
+    assert config["metrics"] == {"quality": report[chosen], "valid": 1}  # the report number, whatever it is
+    assert config["meets_bar"] is meets
     assert torch.equal(load(written).model.state_dict()["generator.main.0.weight"],
-                       scripted.weights[2]["generator.main.0.weight"])
+                       scripted.weights[chosen]["generator.main.0.weight"])
     lead, made = card_text(written)
     # first what the model does and how good it is, then how it was made and chosen
     assert lead.startswith(get_recipe("mnist-dcgan").description)
-    assert f"Its quality is {report_quality}." in lead
-    assert ("**It does not meet its bar**" in lead) is not passes and ("It meets its bar" in lead) is passes
-    assert "step 2" in made and "3 checkpoints" in made and "2 passed the bar" in made
-    assert "the scripted selection set" in made and "once, on the report set" in made
+    assert f"Its quality is {report[chosen]}." in lead
+    assert ("**It does not meet its bar**" in lead) is not meets and ("It meets its bar" in lead) is meets
     assert "Trained with" not in lead and "Trained with `python -m training.bundle mnist-dcgan`" in made
+    assert f"step {chosen}" in made and "run's 3 checkpoints" in made and "the scripted selection set" in made
+    assert (f"{passed} passed the bar there" if passed else "none passed the bar there") in made
+    assert "once, on the report set" in made
 
 
-def test_bundle_cli_on_a_tiny_recipe_writes_what_a_fresh_measurement_repeats(tmp_path, judges):
+def test_bundle_cli_on_a_tiny_recipe_writes_a_below_bar_card_that_a_fresh_measurement_repeats(tmp_path, judges):
     sets = [arg for key, value in TINY_DCGAN.items() for arg in ("--set", f"{key}={value}")]
     command = [sys.executable, "-m", "training.bundle", "mnist-dcgan", "--out", str(judges),
-               "--runs", str(tmp_path / "runs"), "--steps", "2", "--checkpoint-every", "1", *sets]
+               "--runs", str(tmp_path / "runs"), "--steps", "2", "--checkpoint-every", "1", "--below-bar", *sets]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    # two untrained checkpoints: neither draws ten digits evenly, so nothing is written
-    assert done.returncode == 1, done.stderr[-3000:]
-    assert "none of the 2 checkpoints" in done.stderr and not (judges / "mnist-dcgan").exists()
-    assert "on the report set" not in done.stdout  # the report seed is not even measured
-
-    (run,) = (tmp_path / "runs").iterdir()
-    assert B.main(["mnist-dcgan", "--from-run", str(run), "--out", str(judges), "--below-bar"]) == 0
+    assert done.returncode == 0, done.stderr[-3000:]
+    # two untrained checkpoints: neither draws the ten digits evenly
+    assert len(re.findall(r"^step +[12]: fail", done.stdout, re.M)) == 2
+    assert len(re.findall(r"^step +2 on the report set: fail", done.stdout, re.M)) == 1
     written = judges / "mnist-dcgan"
     loaded = load(written)
     assert loaded.meta["meets_bar"] is False
@@ -140,8 +152,7 @@ def test_bundle_cli_on_a_tiny_recipe_writes_what_a_fresh_measurement_repeats(tmp
     assert "**It does not meet its bar**" in lead and "none passed the bar there" in made
 
     fresh = B.measure_coverage(loaded.model, judges, B.REPORT_SEED)
-    recorded = loaded.meta["metrics"]
     numbers = {k: v for k, v in fresh.items() if isinstance(v, (int, float))}
-    assert recorded == pytest.approx(numbers, abs=0, rel=0)
+    assert loaded.meta["metrics"] == numbers
     card = (written / "README.md").read_text()
     assert all(f"| {k} | {v:.4g} |" in card for k, v in numbers.items())
