@@ -6,8 +6,8 @@ Models (random weights: the cost does not depend on their values):
 - ``resnet_9blocks``: CycleGAN's ResNet generator, ngf 64, 9 residual blocks, InstanceNorm.
 
 Reference: what a plain PyTorch script does: the reference architecture in eval mode, default
-memory format, float32, ``torch.no_grad``, plus the same uint8 -> [-1, 1] -> uint8 conversions
-written plainly. Candidates: ``studio.translate.translate_image``, the page's path (a cached
+memory format (the input made contiguous: the permuted HWC array alone has channels_last strides),
+float32, ``torch.no_grad``, plus the same uint8 -> [-1, 1] -> uint8 conversions written plainly. Candidates: ``studio.translate.translate_image``, the page's path (a cached
 prepared copy: BatchNorm folded; for the U-Net channels_last and oneDNN weights packed once, for
 the ResNet channels_last end to end, with InstanceNorm and reflection padding kept NHWC and the
 residual blocks' 3x3 convolutions as Winograd F(4x4, 3x3); inference_mode), eager and with
@@ -77,9 +77,14 @@ def build(name: str) -> tuple[nn.Module, nn.Module]:
     return model, model.generator_ab
 
 
+def reference_input(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, C) -> float32 (1, C, H, W) in [-1, 1], NCHW in memory too (default format)."""
+    return torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float().contiguous() / 127.5 - 1.0
+
+
 def reference_translate(generator: nn.Module, image: np.ndarray) -> np.ndarray:
     """The plain path: uint8 (H, W, C) -> [-1, 1] NCHW float32 -> eager generator -> uint8 (H, W, C)."""
-    x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 127.5 - 1.0
+    x = reference_input(image)
     with torch.no_grad():
         y = generator(x)
     return ((y[0].permute(1, 2, 0) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
@@ -87,7 +92,7 @@ def reference_translate(generator: nn.Module, image: np.ndarray) -> np.ndarray:
 
 def check(model: nn.Module, generator: nn.Module, image: np.ndarray, compiled: bool) -> None:
     """The studio path must give the reference's output: floats within 1e-4, pixels within 1 level."""
-    x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 127.5 - 1.0
+    x = reference_input(image)
     with torch.no_grad():
         expected = generator(x)
     reference = reference_translate(generator, image).astype(np.int16)

@@ -10,22 +10,25 @@
 
 Each bundle trains its recipe with the normal engine (a run directory under ``--runs``) and
 writes one of the run's checkpoints to ``checkpoints/<NAME>/`` (config.json with
-``studio.metrics``, model.safetensors, README.md card, samples.png), with its measured metrics:
+``studio.metrics``, model.safetensors, README.md card, samples.png), with its measured metrics.
 
-- the classifier: its last checkpoint, which must reach 97% on the 1,000 held-out digits (the
-  test split is only measured, never used to pick a checkpoint);
-- GANs, judged by the bundled classifier: every checkpoint of the run is scored on 1,000 samples
-  of seed 0, the best one that passes is re-measured on 1,000 fresh samples (seed 1), and those
-  are the metrics written (so the choice does not flatter them). Unconditional models must draw
-  all 10 digits, each between 5% and 15%; the conditional one must draw the digit asked for at
-  least 95% of the time;
-- translation models, on tiles and silhouettes they never trained on: pix2pix maps must colour at
-  least 85% of the pixels of held-out map tiles with the right map class; the CycleGAN's translated
-  horses must be called zebras (and its zebras horses) at least 85% of the time by the bundled
-  horse-zebra-classifier. Checkpoints are chosen on a separate validation set (seed 0) and the
-  metrics reported on the test set (seed 1).
+Choosing never looks at the numbers it reports:
 
-A bundle that does not pass is not written (exit code 1).
+- the classifiers: their last checkpoint, nothing to choose; the held-out test split is measured
+  once (the digit classifier must reach 97%, the horse/zebra one 90%);
+- GANs and translation models: every checkpoint of the run is measured on the selection set
+  (seed 0: 1,000 samples; validation tiles or silhouettes), and the best one that passes its bar
+  there is chosen. Only then is the chosen one measured, once, on the report set (seed 1: 1,000
+  fresh samples; held-out test tiles or silhouettes), and that number goes on the card whatever
+  it is. Bars: unconditional models draw all 10 digits, each between 5% and 15%, judged by the
+  bundled classifier; the conditional one draws the digit asked for at least 95% of the time;
+  pix2pix maps colour at least 85% of the pixels of held-out tiles with the right map class; the
+  CycleGAN's translated horses are called zebras (and its zebras horses) at least 85% of the time
+  by the bundled horse-zebra-classifier.
+
+A bundle that misses its bar, on the selection set or on the report set, is not written (exit
+code 1), unless ``--below-bar``: then the best checkpoint on the selection set is written with a
+card that says, first, that it does not meet its bar.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -54,7 +58,10 @@ class Bundle:
     passes: Callable[[dict], bool]
     score: Callable[[dict], float]  # higher is better, among passing checkpoints
     bar: str  # the requirement, in words, for the card
-    last_only: bool = False  # the classifier: no choosing on the held-out split
+    summary: Callable[[dict], str]  # the report measurement in words: the card's opening
+    selection_set: str = ""  # what candidates are measured on, in words ("" for last_only)
+    score_words: str = ""  # what "best" means among candidates, for the card
+    last_only: bool = False  # the classifiers: no choosing, the held-out split is only measured
     extra: dict = dataclasses.field(default_factory=dict)  # more config.json metadata
 
 
@@ -180,34 +187,75 @@ def _coverage_score(m: dict) -> float:  # closest to uniform: the largest deviat
     return -max(abs(f - 0.1) for f in m["class_fractions"])
 
 
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.1f}%"
+
+
+def _coverage_summary(m: dict) -> str:
+    return (f"On 1,000 fresh samples (seed {REPORT_SEED}) the bundled mnist-classifier finds "
+            f"{m['classes_in_5_to_15_percent']} of the 10 digits between 5% and 15% of the samples "
+            f"(rarest {_percent(m['min_class_fraction'])}, commonest {_percent(m['max_class_fraction'])}).")
+
+
+def _conditional_summary(m: dict) -> str:
+    return (f"Asked for a digit, it draws that digit in {_percent(m['conditional_accuracy'])} of 1,000 fresh "
+            f"samples (seed {REPORT_SEED}), judged by the bundled mnist-classifier.")
+
+
+def _maps_summary(m: dict) -> str:
+    return (f"On {m['tiles']} held-out test tiles, {_percent(m['pixel_class_accuracy'])} of the map pixels get the "
+            f"right map class; the mean L1 distance to the true map is {m['l1_to_map']:.3f} (pixels in [-1, 1]).")
+
+
+def _cyclegan_summary(m: dict) -> str:
+    return (f"On the {m['test_images']} test silhouettes the bundled horse-zebra-classifier calls "
+            f"{_percent(m['horse_to_zebra_rate'])} of the translated horses zebras and "
+            f"{_percent(m['zebra_to_horse_rate'])} of the translated zebras horses; translated there and back, an "
+            f"image comes back within a mean L1 of {m['cycle_l1_horse']:.3f} (horses) and {m['cycle_l1_zebra']:.3f} "
+            f"(zebras).")
+
+
+def _accuracy_summary(held_out: str) -> Callable[[dict], str]:
+    return lambda m: f"It classifies {_percent(m['heldout_accuracy'])} of {held_out} correctly."
+
+
+SAMPLES_OF_SEED_0 = f"1,000 samples of seed {SELECT_SEED}"
 COVERAGE_BAR = "all 10 digits appear, each between 5% and 15% of 1,000 samples (bundled mnist-classifier)"
+COVERAGE_SCORE = "its worst digit's share closest to 10%"
 DIGITS = {"class_names": [str(d) for d in range(10)]}
 BUNDLES: dict[str, Bundle] = {
     "mnist-classifier": Bundle("mnist-classifier", "MNIST digit classifier", measure_classifier,
                                lambda m: m["heldout_accuracy"] >= 0.97, lambda m: m["heldout_accuracy"],
-                               "held-out accuracy >= 97% on the 1,000 test digits", last_only=True, extra=DIGITS),
+                               "held-out accuracy >= 97% on the 1,000 test digits",
+                               _accuracy_summary("the 1,000 held-out test digits"), last_only=True, extra=DIGITS),
     "mnist-dcgan": Bundle("mnist-dcgan", "MNIST digits, DCGAN", measure_coverage, _coverage_ok, _coverage_score,
-                          COVERAGE_BAR, extra=DIGITS),
+                          COVERAGE_BAR, _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
     "mnist-wgangp": Bundle("mnist-wgangp", "MNIST digits, WGAN-GP", measure_coverage, _coverage_ok, _coverage_score,
-                           COVERAGE_BAR, extra=DIGITS),
+                           COVERAGE_BAR, _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
     "mnist-cgan": Bundle("mnist-cgan", "MNIST digits, conditional GAN", measure_conditional,
                          lambda m: m["conditional_accuracy"] >= 0.95, lambda m: m["conditional_accuracy"],
                          ">= 95% of 1,000 samples classified as the digit asked for (bundled mnist-classifier)",
+                         _conditional_summary, SAMPLES_OF_SEED_0, "the most digits drawn as asked",
                          extra=DIGITS),
     "maps-pix2pix": Bundle("maps-pix2pix", "Satellite photo to map, pix2pix", measure_maps,
                            lambda m: m["pixel_class_accuracy"] >= 0.85, lambda m: m["pixel_class_accuracy"],
                            ">= 85% of the pixels of held-out map tiles get the right map class (nearest map colour)",
+                           _maps_summary, "48 held-out validation tiles, none of them a training or report tile",
+                           "the most map pixels right",
                            extra={"domains": ["satellite photo", "map"], "directions": ["a2b"]}),
     "horse-zebra-classifier": Bundle("horse-zebra-classifier", "Horse or zebra silhouette classifier",
                                      measure_horse_zebra_classifier, lambda m: m["heldout_accuracy"] >= 0.9,
                                      lambda m: m["heldout_accuracy"],
-                                     "held-out accuracy >= 90% on the 400 test silhouettes", last_only=True,
+                                     "held-out accuracy >= 90% on the 400 test silhouettes",
+                                     _accuracy_summary("the 400 held-out test silhouettes"), last_only=True,
                                      extra={"class_names": ["horse", "zebra"]}),
     "horse2zebra-cyclegan": Bundle("horse2zebra-cyclegan", "Horse to zebra and back, CycleGAN", measure_cyclegan,
                                    lambda m: min(m["horse_to_zebra_rate"], m["zebra_to_horse_rate"]) >= 0.85,
                                    lambda m: min(m["horse_to_zebra_rate"], m["zebra_to_horse_rate"]),
                                    ">= 85% of translated horses called zebras and >= 85% of translated zebras called "
                                    "horses (bundled horse-zebra-classifier)",
+                                   _cyclegan_summary, "200 horses and 200 zebras of the training silhouettes",
+                                   "its weaker direction's rate highest",
                                    extra={"domains": ["horse", "zebra"], "directions": ["a2b", "b2a"]}),
 }
 
@@ -245,27 +293,49 @@ SAMPLES_CAPTION = {
 }
 
 
-def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float, choice: tuple[int, int, int]) -> str:
-    """``choice``: (checkpoints measured, how many passed on the selection set, rank of the one kept)."""
-    measured, passed, rank = choice
-    how = (f"of the run's {measured} checkpoints, {passed} passed the bar on the selection set; tried best first on "
-           f"the report set, the {_ordinal(rank)} passed there too")
-    if not rank:
-        how = (f"**it does not meet its bar**: none of the run's {measured} checkpoints did, and this one, the best on "
-               f"the selection set, is bundled so that the page has a model to show until a better one is trained")
+@dataclass(frozen=True)
+class Choice:
+    """The checkpoint to bundle, decided on the selection set alone."""
+
+    step: int
+    path: Path
+    candidates: int  # checkpoints measured on the selection set (0: the last one, taken unmeasured)
+    passed: int  # how many of them passed the bar there
+
+    @property
+    def passes_selection(self) -> bool:
+        return self.candidates == 0 or self.passed > 0
+
+
+def choose(bundle: Bundle, checkpoints: list[tuple[int, Path]], judges: Path) -> Choice:
+    """The best candidate that passes on the selection set (seed SELECT_SEED), else the best one.
+
+    The report seed is never measured here: choosing by the report set would let its number flatter
+    the model. Classifiers take their last checkpoint, unmeasured.
+    """
+    from studio.checkpoints import load
+
     if bundle.last_only:
-        chosen = f"this is its last checkpoint (step {step}). Bar: {bundle.bar}."
-    elif recipe.family in SAMPLES_CAPTION:
-        chosen = (f"this is the checkpoint of step {step}: {how}. The selection set is a validation set; the "
-                  f"metrics below are measured on held-out test images it never saw. Bar: {bundle.bar}.")
-    else:
-        chosen = (f"this is the checkpoint of step {step}: {how}. Selection: 1,000 samples of seed {SELECT_SEED}; "
-                  f"the metrics below are on 1,000 fresh samples (seed {REPORT_SEED}). Bar: {bundle.bar}.")
-    lines = [
-        f"{recipe.description}. Trained with `python -m training.bundle {recipe.name}` "
-        f"(recipe `{recipe.name}`, {recipe.steps} steps, batch {recipe.batch_size}); {chosen}",
-        f"Training took {elapsed / 60:.1f} min on a 2-core CPU.",
-    ]
+        step, path = checkpoints[-1]
+        return Choice(step, path, 0, 0)
+    ranked = []
+    for step, path in checkpoints:
+        metrics = bundle.measure(load(path).model, judges, SELECT_SEED)
+        ok = bundle.passes(metrics)
+        print(f"step {step:>6}: {'PASS' if ok else 'fail'} {_rounded(metrics)}")
+        ranked.append((ok, bundle.score(metrics), step, path))
+    _, _, step, path = max(ranked, key=lambda r: r[:3])  # passing first, then score, then the later step
+    return Choice(step, path, len(ranked), sum(r[0] for r in ranked))
+
+
+def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: str) -> str:
+    """The card's text: what the model does and how good it is (the report measurement, whatever it
+    is), then how it was made and chosen. ``training``: how long and where it trained, in words."""
+    meets = bundle.passes(metrics)
+    verdict = (f"It meets its bar: {bundle.bar}." if meets else
+               f"**It does not meet its bar**: {bundle.bar}. It is bundled so that the page has a model to show "
+               f"until a better one is trained.")
+    lines = [f"{recipe.description}. {bundle.summary(metrics)} {verdict}"]
     if "class_fractions" in metrics:
         shown = ", ".join(f"{digit}: {100 * f:.1f}%" for digit, f in enumerate(metrics["class_fractions"]))
         lines.append(f"Digits drawn (share of 1,000 samples, seed {REPORT_SEED}, judged by the bundled mnist-classifier): {shown}.")
@@ -274,6 +344,20 @@ def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float, c
         lines.append(f"Per map class, share of its pixels coloured right on {metrics['tiles']} test tiles: {shown}.")
     if recipe.family in SAMPLES_CAPTION:
         lines.append(SAMPLES_CAPTION[recipe.family])
+
+    made = (f"Trained with `python -m training.bundle {recipe.name}` (recipe `{recipe.name}`, {recipe.steps} steps, "
+            f"batch {recipe.batch_size}); training took {training}.")
+    if bundle.last_only:
+        chosen = (f"This is the run's last checkpoint (step {choice.step}): nothing was chosen, and the held-out "
+                  f"test set was measured once, for the numbers above.")
+    else:
+        among = (f"{choice.passed} passed the bar there, and this one, step {choice.step}, was the best of them "
+                 f"({bundle.score_words})") if choice.passed else (
+                 f"none passed the bar there; this one, step {choice.step}, came closest ({bundle.score_words})")
+        chosen = (f"Each of the run's {choice.candidates} checkpoints was measured on the selection set "
+                  f"({bundle.selection_set}); {among}. Only then was it measured, once, on the report set: the "
+                  f"numbers above, written whatever they were.")
+    lines += ["## How it was made", made, chosen]
     return "\n\n".join(lines)
 
 
@@ -285,8 +369,9 @@ def training_seconds(run_dir: Path) -> float:
     return float(sum(b - a for a, b in zip(times, times[1:]) if b - a < 60))
 
 
-def _ordinal(n: int) -> str:
-    return {1: "best", 2: "2nd best", 3: "3rd best"}.get(n, f"{n}th best")
+def _training_words(seconds: float, device: str) -> str:
+    where = f"a {os.cpu_count()}-core CPU" if device == "cpu" else device
+    return f"{seconds / 60:.1f} min on {where}"
 
 
 def _rounded(metrics: dict) -> dict:
@@ -303,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--from-run", metavar="RUN_DIR", help="measure an existing run instead of training")
     parser.add_argument("--below-bar", action="store_true",
-                        help="when no checkpoint passes, write the best one anyway, its card saying it misses the bar")
+                        help="when the chosen checkpoint misses the bar, write it anyway, its card saying so")
     args = parser.parse_args(argv)
 
     from studio.checkpoints import load, save
@@ -315,8 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.from_run:
         run_dir = Path(args.from_run)
-        status = read_status(run_dir)
-        recipe = recipe_from_dict(status["config"])
+        recipe = recipe_from_dict(read_status(run_dir)["config"])
     else:
         recipe = apply_overrides(get_recipe(bundle.recipe), args.overrides)
         recipe = dataclasses.replace(recipe, keep_checkpoints=0, checkpoint_every=args.checkpoint_every,
@@ -331,38 +415,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: training {result.status}: {result.message}", file=sys.stderr)
             return 1
         run_dir = result.run_dir
-    elapsed = training_seconds(run_dir)
+    training = _training_words(training_seconds(run_dir), read_status(run_dir).get("device", "cpu"))
 
-    candidates = RunDir(run_dir).list_checkpoints()
-    if bundle.last_only:
-        candidates = candidates[-1:]
-    passing, scored = [], []
-    for step, path in candidates:
-        metrics = bundle.measure(load(path).model, out, SELECT_SEED)
-        ok = bundle.passes(metrics)
-        print(f"step {step:>6}: {'PASS' if ok else 'fail'} {_rounded(metrics)}")
-        scored.append((bundle.score(metrics), step, path))
-        if ok:
-            passing.append((bundle.score(metrics), step, path))
-    best = None
-    for rank, (_, step, path) in enumerate(sorted(passing, reverse=True), 1):  # best first; must pass again
-        model = load(path).model
-        metrics = metrics if bundle.last_only else bundle.measure(model, out, REPORT_SEED)
-        if not bundle.last_only:
-            print(f"step {step:>6} on fresh samples: {'PASS' if bundle.passes(metrics) else 'fail'} {_rounded(metrics)}")
-        if bundle.passes(metrics):
-            best = (step, metrics, model, (len(candidates), len(passing), rank))
-            break
-    if best is None and not args.below_bar:
-        print(f"error: no checkpoint of {run_dir} passes: {bundle.bar}", file=sys.stderr)
+    choice = choose(bundle, RunDir(run_dir).list_checkpoints(), out)
+    if not choice.passes_selection and not args.below_bar:
+        print(f"error: none of the {choice.candidates} checkpoints of {run_dir} passes on the selection set: "
+              f"{bundle.bar}", file=sys.stderr)
         return 1
-    if best is None:  # --below-bar: the best on the selection set, measured on the report set
-        _, step, path = max(scored)
-        model = load(path).model
-        metrics = bundle.measure(model, out, REPORT_SEED)
-        best = (step, metrics, model, (len(candidates), 0, 0))
-        print(f"warning: no checkpoint passes; writing step {step}, the best on the selection set: {_rounded(metrics)}")
-    step, metrics, model, choice = best
+    model = load(choice.path).model
+    metrics = bundle.measure(model, out, REPORT_SEED)  # once, after choosing
+    meets = bundle.passes(metrics)
+    print(f"step {choice.step:>6} on the report set: {'PASS' if meets else 'fail'} {_rounded(metrics)}")
+    if not meets and not args.below_bar:
+        print(f"error: step {choice.step}, the best on the selection set, misses the bar on the report set "
+              f"({bundle.bar}); nothing written (--below-bar writes it with a card that says so)", file=sys.stderr)
+        return 1
+    if not meets:
+        print(f"warning: writing step {choice.step}, which misses the bar; its card says so")
     numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     dataset = recipe.dataset if recipe.dataset != "mnist" else "mnist-5k"
     metadata = {
@@ -373,15 +442,15 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": recipe.name,
         "metrics": numbers,
         "license": "mit",
-        "description": describe(bundle, recipe, step, metrics, elapsed, choice),
-        "meets_bar": bool(bundle.passes(metrics)),
+        "description": describe(bundle, recipe, choice, metrics, training),
+        "meets_bar": meets,
         **bundle.extra,
     }
     # translation bundles ship their generators only: the discriminators are for training
     target = save(model.cpu().eval(), out / args.name, metadata=metadata, samples=sample_grid(model),
                   inference_only=recipe.family in SAMPLES_CAPTION)
     size = sum(p.stat().st_size for p in target.iterdir()) / 2**20
-    print(f"wrote {target} ({size:.1f} MB) from {run_dir} step {step}: {numbers}")
+    print(f"wrote {target} ({size:.1f} MB) from {run_dir} step {choice.step}: {numbers}")
     return 0
 
 
