@@ -504,6 +504,24 @@ def test_card_sections_lead_with_what_and_how_good_and_keep_how_it_was_made():
     assert sources.card_sections(None) == {"summary": "", "quality": "", "how_made": ""}
 
 
+def test_card_sections_read_the_bundle_trainers_card_layout():
+    """training.bundle writes 'what and how good' first, then a '## How it was made' section."""
+    from training.bundle import SAMPLES_CAPTION
+
+    caption = next(iter(SAMPLES_CAPTION.values()))
+    description = ("Digit DCGAN, 32 px. Draws every digit, 4.0-16.0% each. **It does not meet its bar**: each digit "
+                   "5-15%. It is bundled so that the page has a model to show until a better one is trained.\n\n"
+                   "Digits drawn (share of 1,000 samples, seed 1): 0: 9.0%, 1: 16.0%.\n\n" + caption + "\n\n"
+                   "## How it was made\n\nTrained with `python -m training.bundle mnist-dcgan`; training took 4 min."
+                   "\n\nEach of the run's 8 checkpoints was measured on the selection set.")
+    card = sources.card_sections(description)
+    assert card["summary"] == "Digit DCGAN, 32 px. Draws every digit, 4.0-16.0% each."
+    assert card["quality"].startswith("**It does not meet its bar**: each digit 5-15%. It is bundled so that")
+    assert "Digits drawn" in card["quality"] and "How it was made" not in card["quality"]
+    assert card["how_made"].startswith("Trained with") and "8 checkpoints" in card["how_made"]
+    assert "## " not in card["how_made"]  # the page shows it under its own heading
+
+
 def test_home_card_puts_bundling_details_in_an_expander(tmp_path, monkeypatch):
     isolate_studio(monkeypatch, tmp_path, Path(__file__).resolve().parent.parent / "checkpoints" / "zoo.toml")
     at = start()

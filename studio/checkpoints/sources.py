@@ -158,8 +158,10 @@ def zoo_thumbnail(entry) -> Path | None:
 
 
 # How a checkpoint was made and chosen (bundle.py's card text), as opposed to what it does and how good it is.
+HOW_MADE_HEADING = "## How it was made"  # training.bundle's cards put the making and choosing under it
+_BAR_VERDICTS = ("It meets its bar", "**It does not meet its bar**", "It is bundled so that")
 _HOW_MADE_STARTS = ("Trained with", "The selection set", "Selection:", "Training took", "Trained on")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*])")
 
 
 def card_sections(description: str | None) -> dict[str, str]:
@@ -170,7 +172,10 @@ def card_sections(description: str | None) -> dict[str, str]:
     but the line describing samples.png (the page shows the samples themselves).
     """
     summary, quality, how_made = [], [], []
-    for paragraph in (p.strip() for p in str(description or "").split("\n\n")):
+    head, heading, tail = str(description or "").partition(HOW_MADE_HEADING)
+    if heading and tail.strip():
+        how_made.append(tail.strip())
+    for paragraph in (p.strip() for p in head.split("\n\n")):
         if not paragraph or paragraph.startswith("samples.png"):
             continue
         if paragraph.startswith(_HOW_MADE_STARTS):
@@ -181,7 +186,9 @@ def card_sections(description: str | None) -> dict[str, str]:
             continue
         kept, made = [], []
         for sentence in _SENTENCE_END.split(paragraph):
-            if sentence.startswith("Bar:"):
+            if sentence.startswith(_BAR_VERDICTS):
+                quality.append(sentence)
+            elif sentence.startswith("Bar:"):
                 quality.append("It passed its bar: " + sentence.removeprefix("Bar:").strip())
             elif sentence.startswith(_HOW_MADE_STARTS):
                 made.append(sentence)
