@@ -516,7 +516,7 @@ def test_card_sections_read_the_bundle_trainers_card_layout():
                    "\n\nEach of the run's 8 checkpoints was measured on the selection set.")
     card = sources.card_sections(description)
     assert card["summary"] == "Digit DCGAN, 32 px. Draws every digit, 4.0-16.0% each."
-    assert card["quality"].startswith("**It does not meet its bar**: each digit 5-15%. It is bundled so that")
+    assert card["quality"].startswith("**It does not meet its bar**: each digit 5-15%.\n\nIt is bundled so that")
     assert "Digits drawn" in card["quality"] and "How it was made" not in card["quality"]
     assert card["how_made"].startswith("Trained with") and "8 checkpoints" in card["how_made"]
     assert "## " not in card["how_made"]  # the page shows it under its own heading
