@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 
-from studio.audit import metrics
+from studio.audit import features, metrics
 from studio.errors import CheckpointError, DataError
 
 LABELS = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall", "density": "density",
@@ -92,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=metrics.DEFAULT_BOOTSTRAP,
                         help="bootstrap replicates for the intervals (0: none)")
     parser.add_argument("--kid-subset-size", type=int, default=None, help=f"default min({metrics.KID_SUBSET_SIZE}, N)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores the load "
+                        "average leaves free, at least 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
+    import torch
+
+    torch.set_num_threads(args.threads or features.recommended_threads())
     bars = _Bars(enabled=not args.quiet and sys.stderr.isatty())
     try:
         result = metrics.evaluate(args.source, args.reference, metrics=args.metrics, n=args.n,
