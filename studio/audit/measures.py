@@ -6,8 +6,8 @@ density/coverage, bootstrap intervals and FID against N. Features in, plain numb
       d² = |μ1 − μ2|² + tr Σ1 + tr Σ2 − 2 tr (Σ1^½ Σ2 Σ1^½)^½.
   ``FeatureStats`` accumulates mean and covariance batch by batch in float64. With Σ1 = F Fᵀ
   (Cholesky; V √Λ from eigh when Σ1 is singular), tr (Σ1^½ Σ2 Σ1^½)^½ = Σ √λ(Fᵀ Σ2 F): the
-  eigenvalues of one symmetric matrix, no ``scipy.linalg.sqrtm``. Rounding can take identical sets
-  a hair below 0; the distance is clipped there.
+  eigenvalues of one symmetric matrix (``torch.linalg.eigvalsh``), no ``scipy.linalg.sqrtm``.
+  Rounding can take identical sets a hair below 0; the distance is clipped there.
 - KID (Bińkowski et al. 2018, "Demystifying MMD GANs"): unbiased MMD² with the cubic kernel
   k(x, y) = (xᵀy / d + 1)³, averaged over seeded random subsets (torchmetrics' protocol).
 - Inception score (Salimans et al. 2016): exp E_x KL(p(y|x) ‖ p(y)) over splits, from any
@@ -35,13 +35,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import contextlib
+from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import torch
-from scipy.linalg import blas
-from threadpoolctl import threadpool_limits
 
 from studio.errors import DataError
 
@@ -49,13 +46,14 @@ LEVEL = 0.95  # bootstrap interval coverage
 SMALL_N = 10_000  # below this, FID's upward bias is worth a sentence
 PR_NEIGHBOURS = 3  # Kynkäänniemi et al. 2019
 DC_NEIGHBOURS = 5  # Naeem et al. 2020
-SMALL_DIM = 512  # below this, one BLAS thread: on a busy 2-core machine a second one waits far longer than it helps
 
 
-def _blas_threads(dim: int):
-    """One BLAS thread for small matrices (128-d: a Cholesky took 36 ms with 2 OpenBLAS threads on a
-    loaded machine, 0.4 ms with 1), the library's default for large ones."""
-    return threadpool_limits(1) if dim < SMALL_DIM else contextlib.nullcontext()
+def _f64(values) -> torch.Tensor:
+    # Linear algebra runs in torch, in the thread pool feature extraction just used: a scipy call
+    # right after torch work waited for torch's spinning OpenMP threads (2.2 s instead of 0.75 s).
+    if isinstance(values, torch.Tensor):
+        return values.detach().to("cpu", torch.float64)
+    return torch.as_tensor(np.asarray(values), dtype=torch.float64)
 
 
 class FeatureStats:
@@ -63,35 +61,33 @@ class FeatureStats:
 
     def __init__(self, dim: int):
         self.dim, self.count = int(dim), 0
-        self._shift: np.ndarray | None = None
-        self._sum = np.zeros(self.dim)
-        self._outer = np.zeros((self.dim, self.dim))
+        self._shift: torch.Tensor | None = None
+        self._sum = torch.zeros(self.dim, dtype=torch.float64)
+        self._outer = torch.zeros(self.dim, self.dim, dtype=torch.float64)
 
     @classmethod
     def of(cls, features) -> FeatureStats:
-        features = np.asarray(features)
-        return cls(features.shape[1]).update(features)
+        return cls(np.shape(features)[1]).update(features)
 
     @classmethod
     def from_moments(cls, mean, cov, count: int) -> FeatureStats:
         """Statistics saved earlier (a cached reference): further updates stay exact."""
         stats = cls(len(mean))
-        stats._shift, stats.count = np.asarray(mean, np.float64).copy(), int(count)
-        stats._outer = np.asarray(cov, np.float64) * (stats.count - 1)
+        stats._shift, stats.count = _f64(mean).clone(), int(count)
+        stats._outer = _f64(cov) * (stats.count - 1)
         return stats
 
     def update(self, features) -> FeatureStats:
-        x = np.asarray(features, dtype=np.float64)  # (B, d)
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected features (B, {self.dim}), got shape {x.shape}")
+        x = _f64(features)  # (B, d)
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected features (B, {self.dim}), got shape {tuple(x.shape)}")
         if len(x):
             if self._shift is None:
                 # sums about a point near the mean: less cancellation in Σxxᵀ − N μμᵀ
-                self._shift = x.mean(axis=0)
+                self._shift = x.mean(dim=0)
             x = x - self._shift
-            self._sum += x.sum(axis=0)
-            with _blas_threads(self.dim):
-                self._outer += x.T @ x
+            self._sum += x.sum(dim=0)
+            self._outer += x.T @ x
             self.count += len(x)
         return self
 
@@ -99,49 +95,43 @@ class FeatureStats:
     def mean(self) -> np.ndarray:
         if not self.count:
             raise DataError("no features: a mean needs at least one sample")
-        return self._shift + self._sum / self.count  # (d,)
+        return (self._shift + self._sum / self.count).numpy()  # (d,)
 
     @property
     def cov(self) -> np.ndarray:
         if self.count < 2:
             raise DataError(f"a covariance needs at least 2 samples, got {self.count}")
         centre = self._sum / self.count
-        cov = (self._outer - self.count * np.outer(centre, centre)) / (self.count - 1)
-        return (cov + cov.T) / 2  # (d, d)
+        cov = (self._outer - self.count * torch.outer(centre, centre)) / (self.count - 1)
+        return ((cov + cov.T) / 2).numpy()  # (d, d)
 
 
-def covariance_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
-    """(F, lower) with F Fᵀ = Σ: the Cholesky factor (lower triangular) when Σ is positive
-    definite, else V √max(Λ, 0) from the symmetric eigen-decomposition (fewer samples than
-    dimensions, or dead features)."""
-    try:
-        return scipy.linalg.cholesky(sigma, lower=True, check_finite=False), True
-    except np.linalg.LinAlgError:
-        eigenvalues, vectors = scipy.linalg.eigh(sigma, driver="evd", check_finite=False)
-        return vectors * np.sqrt(np.clip(eigenvalues, 0.0, None)), False
+def covariance_factor(sigma) -> torch.Tensor:
+    """F with F Fᵀ = Σ: the Cholesky factor when Σ is positive definite, else V √max(Λ, 0) from the
+    symmetric eigen-decomposition (fewer samples than dimensions, or dead features)."""
+    sigma = _f64(sigma)
+    factor, info = torch.linalg.cholesky_ex(sigma)
+    if int(info) == 0:
+        return factor
+    eigenvalues, vectors = torch.linalg.eigh(sigma)
+    return vectors * eigenvalues.clamp(min=0).sqrt()
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, *, factor1: tuple[np.ndarray, bool] | None = None) -> float:
+def frechet_distance(mu1, sigma1, mu2, sigma2, *, factor1: torch.Tensor | None = None) -> float:
     """Squared Fréchet distance of N(μ1, Σ1) and N(μ2, Σ2), never negative.
 
     ``factor1``: ``covariance_factor(sigma1)`` when Σ1 is reused (a cached reference)."""
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    mu1, sigma1, mu2, sigma2 = _f64(mu1), _f64(sigma1), _f64(mu2), _f64(sigma2)
     d = mu1.shape[0]
     if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(f"Fréchet distance of mismatched statistics: {mu1.shape} {sigma1.shape} "
-                         f"vs {mu2.shape} {sigma2.shape}")
-    with _blas_threads(d):
-        factor, lower = covariance_factor(sigma1) if factor1 is None else factor1
-        if lower:  # Fᵀ Σ2 F with two triangular products: half the flops of two matmuls
-            product = blas.dtrmm(1.0, factor, sigma2, side=1, lower=1)  # Σ2 F
-            middle = blas.dtrmm(1.0, factor, product, side=0, lower=1, trans_a=1, overwrite_b=1)  # Fᵀ Σ2 F
-        else:
-            middle = factor.T @ sigma2 @ factor
-        eigenvalues = scipy.linalg.eigvalsh((middle + middle.T) / 2, driver="evd", check_finite=False)
-    trace_sqrt = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()  # tr (Σ1^½ Σ2 Σ1^½)^½
+        raise ValueError(f"Fréchet distance of mismatched statistics: {tuple(mu1.shape)} {tuple(sigma1.shape)} "
+                         f"vs {tuple(mu2.shape)} {tuple(sigma2.shape)}")
+    factor = covariance_factor(sigma1) if factor1 is None else factor1
+    middle = factor.T @ sigma2 @ factor  # Fᵀ Σ2 F: symmetric, with the eigenvalues of Σ1 Σ2
+    eigenvalues = torch.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_sqrt = eigenvalues.clamp(min=0).sqrt().sum()  # tr (Σ1^½ Σ2 Σ1^½)^½
     diff = mu1 - mu2
-    return max(float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt), 0.0)
+    return max(float(diff @ diff + sigma1.trace() + sigma2.trace() - 2.0 * trace_sqrt), 0.0)
 
 
 def fid(gen, ref) -> float:
@@ -189,10 +179,9 @@ def interval(replicates, estimate: float, level: float = LEVEL, bounds: tuple = 
     return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
 
 
-def weighted_stats(features, counts) -> tuple[np.ndarray, np.ndarray]:
+def weighted_stats(features, counts) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and covariance of ``features`` (N, d) with each row counted ``counts`` (N,) times."""
-    x = np.asarray(features, np.float64)
-    w = np.asarray(counts, np.float64)
+    x, w = _f64(features), _f64(counts)
     total = w.sum()
     mean = w @ x / total
     centred = x - mean
@@ -202,38 +191,37 @@ def weighted_stats(features, counts) -> tuple[np.ndarray, np.ndarray]:
 
 def fid_replicates(gen, ref, resamples: Resamples) -> np.ndarray:
     """FID of every bootstrap replicate (B,): both sets resampled."""
+    gen, ref = _f64(gen), _f64(ref)
     out = np.empty(resamples.times)
-    with _blas_threads(np.shape(gen)[1]):
-        for b in range(resamples.times):
-            mu_g, cov_g = weighted_stats(gen, resamples.gen[b])
-            mu_r, cov_r = weighted_stats(ref, resamples.ref[b])
-            out[b] = frechet_distance(mu_r, cov_r, mu_g, cov_g)
+    for b in range(resamples.times):
+        mu_g, cov_g = weighted_stats(gen, resamples.gen[b])
+        mu_r, cov_r = weighted_stats(ref, resamples.ref[b])
+        out[b] = frechet_distance(mu_r, cov_r, mu_g, cov_g)
     return out
 
 
 # ----------------------------------------------------------------------------- KID
 
-def _poly_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _poly_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x @ y.T / x.shape[1] + 1.0) ** 3  # (n, m)
 
 
 def _mmd2_unbiased(k_xx, k_xy, k_yy) -> float:
     # MMD²_u = Σ_{i≠j} k(x_i, x_j) / m(m−1) + Σ_{i≠j} k(y_i, y_j) / m(m−1) − 2 Σ_{i,j} k(x_i, y_j) / m²
     m = k_xx.shape[0]
-    same = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+    same = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
     return float(same - 2 * k_xy.sum() / m**2)
 
 
-def _weighted_mmd2(k_xx, k_xy, k_yy, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _weighted_mmd2(k_xx, k_xy, k_yy, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     """MMD²_u of each replicate (B,) with sample counts a (B, m) for x and b (B, m) for y; pairs of
     copies of one sample are left out, as the unbiased estimate leaves out i = j."""
-    def within(k: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def within(k: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         pairs = w.sum(1) ** 2 - (w**2).sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (((w @ k) * w).sum(1) - (w**2) @ np.diag(k)) / pairs
+        return (((w @ k) * w).sum(1) - (w**2) @ k.diagonal()) / pairs
 
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    return within(k_xx, a) + within(k_yy, b) - 2 * ((a @ k_xy) * b).sum(1) / (a.sum(1) * b.sum(1))
+    across = ((a @ k_xy) * b).sum(1) / (a.sum(1) * b.sum(1))
+    return (within(k_xx, a) + within(k_yy, b) - 2 * across).numpy()
 
 
 def kid(gen, ref, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
@@ -243,8 +231,7 @@ def kid(gen, ref, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
     (torch.randperm, reference set first), so ``torch.manual_seed(seed)`` there gives the same ones.
 
     Returns {"value", "std" (over subsets), "subsets", "subset_size", "seed", "replicates"}."""
-    x = np.asarray(ref, dtype=np.float64)  # (N_ref, d)
-    y = np.asarray(gen, dtype=np.float64)  # (N_gen, d)
+    x, y = _f64(ref), _f64(gen)  # (N_ref, d), (N_gen, d)
     smaller = min(len(x), len(y))
     if subset_size < 2 or subset_size > smaller:
         raise DataError(f"KID subset size {subset_size} does not fit: it must be from 2 to the size of the "
@@ -254,16 +241,15 @@ def kid(gen, ref, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
     generator = torch.Generator().manual_seed(seed)
     values = np.empty(subsets)
     replicates = np.empty((resamples.times, subsets)) if resamples is not None else None
-    with _blas_threads(x.shape[1]):
-        for s in range(subsets):
-            ref_idx = torch.randperm(len(x), generator=generator)[:subset_size].numpy()
-            gen_idx = torch.randperm(len(y), generator=generator)[:subset_size].numpy()
-            xs, ys = x[ref_idx], y[gen_idx]
-            k_xx, k_yy, k_xy = _poly_kernel(xs, xs), _poly_kernel(ys, ys), _poly_kernel(xs, ys)
-            values[s] = _mmd2_unbiased(k_xx, k_xy, k_yy)
-            if replicates is not None:
-                replicates[:, s] = _weighted_mmd2(k_xx, k_xy, k_yy, resamples.ref[:, ref_idx],
-                                                  resamples.gen[:, gen_idx])
+    for s in range(subsets):
+        ref_idx = torch.randperm(len(x), generator=generator)[:subset_size]
+        gen_idx = torch.randperm(len(y), generator=generator)[:subset_size]
+        xs, ys = x[ref_idx], y[gen_idx]
+        k_xx, k_yy, k_xy = _poly_kernel(xs, xs), _poly_kernel(ys, ys), _poly_kernel(xs, ys)
+        values[s] = _mmd2_unbiased(k_xx, k_xy, k_yy)
+        if replicates is not None:
+            replicates[:, s] = _weighted_mmd2(k_xx, k_xy, k_yy, _f64(resamples.ref[:, ref_idx.numpy()]),
+                                              _f64(resamples.gen[:, gen_idx.numpy()]))
     return {"value": float(values.mean()), "std": float(values.std()), "subsets": subsets,
             "subset_size": subset_size, "seed": seed,
             "replicates": None if replicates is None else np.nanmean(replicates, axis=1)}
@@ -369,12 +355,11 @@ def fid_curve(gen, ref_mean, ref_cov, *, ns=None, points: int = 8, repeats: int 
         raise DataError(f"FID against N needs at least two sizes from 2 to {n} samples, got {ns}")
     rng = np.random.default_rng(seed)
     table = np.empty((repeats, len(ns)))
-    with _blas_threads(gen.shape[1]):
-        factor = covariance_factor(np.asarray(ref_cov, np.float64))  # the reference is decomposed once
-        for r in range(repeats):
-            for i, m in enumerate(ns):
-                stats = FeatureStats.of(gen[rng.choice(n, m, replace=False)])
-                table[r, i] = frechet_distance(ref_mean, ref_cov, stats.mean, stats.cov, factor1=factor)
+    factor = covariance_factor(ref_cov)  # the reference is decomposed once
+    for r in range(repeats):
+        for i, m in enumerate(ns):
+            stats = FeatureStats.of(gen[rng.choice(n, m, replace=False)])
+            table[r, i] = frechet_distance(ref_mean, ref_cov, stats.mean, stats.cov, factor1=factor)
     inverse = 1.0 / np.asarray(ns, np.float64)
     slope, intercept = np.polyfit(inverse, table.mean(axis=0), 1)
     intercepts = [np.polyfit(inverse, row, 1)[1] for row in table]
