@@ -261,6 +261,8 @@ def test_inception_file_computes_torch_fidelitys_tf_inception_architecture(tmp_p
     ours, logits = extractor(images.permute(0, 2, 3, 1).numpy())
     assert logits is None and extractor.label == "inception@299px/tf-bilinear"
     np.testing.assert_allclose(ours, expected.numpy(), atol=1e-4)
+    with torch.no_grad():  # and the file itself, run as TorchScript
+        np.testing.assert_allclose(ours, script((images.float() - 128) / 128).numpy(), atol=1e-4)
 
 
 # ----------------------------------------------------------------------------- evaluate, sweeps, CLI

