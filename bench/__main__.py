@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import generate, live, train, translate, ui
+from bench import generate, live, metrics, train, translate, ui
 
 BENCHES = {
     "generate": generate.main,  # 16-image grid, latent -> PNG bytes, vs eager + save_image
@@ -12,6 +12,7 @@ BENCHES = {
     "train": train.main,  # images/s of one DCGAN training step, engine vs pytorch/examples loop
     "ui": ui.main,  # slider change -> new grid rendered in Chromium (the Streamlit app)
     "live": live.main,  # event line written -> its point in the training tab's chart in Chromium
+    "metrics": metrics.main,  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
     # Add further benchmarks here, one module per entry.
 }
 
