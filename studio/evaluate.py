@@ -69,7 +69,7 @@ def report(result: dict) -> str:
             extra = f"{found['subsets']} subsets of {found['subset_size']:,}"
         elif "k" in found:
             extra = f"k={found['k']}, {found['n_reference']:,} reference images"
-        lines.append(f"  {label:<46}{_number(found['value']):>10}  {shown:<24}{extra}")
+        lines.append(f"  {label:<46}{_number(found['value']):>10}  {shown:<24}{extra}".rstrip())
     lines += [f"note: {note}" for note in result["notes"]]
     lines.append(f"({result['seconds']:.1f} s)")
     return "\n".join(lines)
