@@ -30,8 +30,7 @@ import torchvision.utils
 from PIL import Image
 
 from bench.common import compare, print_table, use_all_cores
-from studio import imaging
-from studio import accel
+from studio import accel, imaging
 from studio.models import DCGAN
 
 

