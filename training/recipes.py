@@ -281,6 +281,41 @@ RECIPES: dict[str, Recipe] = {
             sample_every=250,
             sample_count=8,
         ),
+        # Cartoon faces with exact attributes (studio/data/faces.py)
+        Recipe(
+            name="faces-attributes",
+            family="attributes",
+            description="Multi-label attribute classifier (hat, glasses, smiling, beard, dark skin) at 32 pixels on "
+                        "10,000 faces of the fair world; 2,000 held out",
+            # the fair world: attributes independent, so the judge of the bias audit cannot learn to
+            # read glasses off a hat (a shortcut the biased world would reward)
+            dataset="faces_fair",
+            data_split="train",
+            image_size=32,
+            channels=3,
+            # width 16: a step of width 32 took 1-2 s on the shared 2 cores; these attributes are
+            # large, flat-coloured shapes that a narrow CNN reads well
+            model={"width": 16},
+            steps=800,
+            batch_size=64,
+            lr=1e-3,
+            beta1=0.9,
+            sample_every=0,
+        ),
+        Recipe(
+            name="faces-dcgan",
+            family="dcgan",
+            description="DCGAN (Radford et al. 2016) at 32 pixels on 10,000 faces of the biased world",
+            dataset="faces",
+            # 32, not 64 px: 64 px needs 40-60 min of two free cores, which the shared machine could
+            # not give; at 32 px hats, glasses and beards appear after ~1,400 steps (folder-dcgan)
+            image_size=32,
+            channels=3,
+            model={"latent_dim": 100, "width": 64},
+            steps=4000,
+            batch_size=64,
+            sample_every=250,
+        ),
     ]
 }
 
