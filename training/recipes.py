@@ -298,6 +298,9 @@ RECIPES: dict[str, Recipe] = {
             model={"width": 16},
             steps=800,
             batch_size=64,
+            # one thread: on the busy shared cores two OpenMP threads wait on each other at every
+            # layer (a step took 4-6 s with 2 threads, 0.5-0.8 s with 1)
+            threads=1,
             lr=1e-3,
             beta1=0.9,
             sample_every=0,
@@ -311,9 +314,11 @@ RECIPES: dict[str, Recipe] = {
             # not give; at 32 px hats, glasses and beards appear after ~1,400 steps (folder-dcgan)
             image_size=32,
             channels=3,
-            model={"latent_dim": 100, "width": 64},
-            steps=4000,
+            # width 32 (a quarter of folder-dcgan's compute): the shared cores gave this run ~10% of one
+            model={"latent_dim": 100, "width": 32},
+            steps=3000,
             batch_size=64,
+            threads=1,  # see faces-attributes
             sample_every=250,
         ),
     ]
