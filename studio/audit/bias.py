@@ -74,9 +74,10 @@ def implicit_associations(generator, judge, target: str, *, n: int = 256, steps:
         raise DataError(f"N must be an integer from 8 to {MAX_SAMPLES}, got {n!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise DataError(f"K must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
-    t = judge.index(target)
     if not judge.multilabel:
-        raise DataError("implicit associations need a multi-label attribute classifier (faces-attributes)")
+        raise DataError("implicit associations need a multi-label attribute classifier: load a faces GAN "
+                        "(faces-dcgan), whose judge is faces-attributes")
+    t = judge.index(target)
     seeds = list(range(seed, seed + n))
     starts, ends = [], []
     for index, direction in enumerate((1, -1)):
