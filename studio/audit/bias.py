@@ -244,18 +244,18 @@ def fairness_study(generator=None, judge=None, *, target: str = "smiling", prote
     y_true, groups = test.attributes[target], test.attributes[protected]
     results = {}
     tell(1, "training on the biased world")
-    biased = faces("biased", n=n_train, image_size=image_size)
-    model = train_downstream(biased.images, biased.attributes[target])
+    biased = faces("biased", image_size=image_size)  # the training faces (cached); face i does not depend on n
+    biased_images, biased_labels = biased.images[:n_train], biased.attributes[target][:n_train]
+    model = train_downstream(biased_images, biased_labels)
     results["biased data"] = fairness_report(y_true, model.predict(_features(test.images)), groups, n_boot=n_boot)
     tell(2, "training on the fair world")
-    fair = faces("fair", n=n_train, image_size=image_size)
-    model = train_downstream(fair.images, fair.attributes[target])
+    fair = faces("fair", image_size=image_size)
+    model = train_downstream(fair.images[:n_train], fair.attributes[target][:n_train])
     results["fair-world data"] = fairness_report(y_true, model.predict(_features(test.images)), groups, n_boot=n_boot)
     if generator is not None and judge is not None:
         tell(3, "training on biased data + GAN pairs (Ramaswamy et al.)")
         images, labels = debias_pairs(generator, judge, target, protected, n=n_train // 2)
-        model = train_downstream(torch.cat([biased.images, images]),
-                                 np.concatenate([biased.attributes[target], labels]))
+        model = train_downstream(torch.cat([biased_images, images]), np.concatenate([biased_labels, labels]))
         results["biased + GAN pairs"] = fairness_report(y_true, model.predict(_features(test.images)), groups,
                                                         n_boot=n_boot)
     tell(steps, "done")
