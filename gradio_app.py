@@ -221,7 +221,7 @@ def feature_tabs(edit_choices: list[str]) -> None:
                                               label="Target attribute")
                     bias_n = gr.Slider(*api.AUDIT_N, value=256, step=8, label="N samples")
                     bias_k = gr.Slider(*api.AUDIT_K, value=20, step=1, label="K steps each way")
-                    bias_fair = gr.Checkbox(label="Fairness study (about a minute the first time)", value=False)
+                    bias_fair = gr.Checkbox(label="Fairness study (a few minutes the first time; then cached)", value=False)
                 bias_button = gr.Button("Audit", variant="primary")
                 bias_table = gr.Dataframe(headers=["attribute", "covariance", "slope", "GAN samples correlation",
                                                    "true (world) correlation"], label="Associations, strongest first")

@@ -93,7 +93,7 @@ for column, chart in zip(st.columns(2) * ((len(audit.charts) + 1) // 2), audit.c
 st.subheader("Fairness of a smiling classifier, by skin group")
 st.caption("Logistic regression on the pixels, trained on 4,000 faces; evaluated on 2,000 held-out faces of the "
            "biased world with their true labels. De-biasing adds 2,000 GAN images in latent pairs (Ramaswamy et al.).")
-if st.toggle("Run the fairness study (about a minute the first time)", key=f"{PREFIX}_fair"):
+if st.toggle("Run the fairness study (a few minutes the first time on 2 busy cores; then cached)", key=f"{PREFIX}_fair"):
     try:
         study = fairness(model)
     except (CheckpointError, DataError) as err:
