@@ -271,7 +271,11 @@ BUNDLES: dict[str, Bundle] = {
                           _faces_gan_score,
                           "every attribute's share of 1,000 samples within 5 points of the training data's, and the "
                           "hat-glasses correlation within 0.1 of the data's (judged by the bundled faces-attributes)",
-                          extra=FACES),
+                          extra={**FACES, "size_note": (
+                              "32 px, not the 64 px the issue asks for: 64 px needs 40-60 min of two free cores, "
+                              "which the shared 2-core machine could not give (this run got 10-50% of them); at "
+                              "32 px hats, glasses and beards appear after ~1,400 steps. Width 32 for the same reason."
+                          )}),
 }
 
 
@@ -344,6 +348,8 @@ def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float, c
         lines.append(f"Share of 1,000 samples (seed {REPORT_SEED}) with each attribute, judged by faces-attributes: "
                      f"{shown}. Hat-glasses correlation: samples {metrics['hat_glasses_corr_samples']:.3f}, "
                      f"training data {metrics['hat_glasses_corr_data']:.3f}.")
+    if "size_note" in bundle.extra:
+        lines.append(bundle.extra["size_note"])
     if "attribution" in bundle.extra:
         lines.append(bundle.extra["attribution"])
     if recipe.family in SAMPLES_CAPTION:
