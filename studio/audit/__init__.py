@@ -1,4 +1,5 @@
 """Judging what a generator draws: quality measures with a domain classifier (class histograms, mode
-coverage, conditional accuracy, diversity) in quality.py; metrics with feature extractors (FID, KID,
-IS, precision/recall) and bias audits belong here too. Results are plain numbers and arrays.
+coverage, conditional accuracy, diversity) in quality.py; bias audits in bias.py (implicit associations,
+fairness with fairlearn, de-biasing pairs; ``from studio.audit import bias``); metrics with feature
+extractors (FID, KID, IS, precision/recall) belong here too. Results are plain numbers and arrays.
 """
