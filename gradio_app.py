@@ -148,6 +148,96 @@ def train_resume(run_id="", steps=None):
     return api.run_status(api.train_resume(run_id, steps))
 
 
+# ----------------------------------------------------------------------------- feature editing and bias audit
+
+
+@gpu
+@studio_errors
+def edit(model=api.DEFAULT_EDIT_MODEL, seed=0, target="hat", direction="add", method="gradient", steps=10,
+         strength=1.0, keep_weight=0.0, keep="", eight_seeds=False):
+    result = api.edit(model, seed, target, direction, method, steps, strength, keep_weight, keep, eight_seeds)
+    return (shown(result.before), shown(result.after), shown(result.strips), output_file(result.gif, ".gif"),
+            result.chart, result.rates)
+
+
+@gpu
+@studio_errors
+def bias_audit(model=api.DEFAULT_EDIT_MODEL, target="hat", n=256, k=20, fairness=False):
+    result = api.bias_audit(model, target, n, k, fairness)
+    table = [[row[c] for c in ("attribute", "covariance", "slope", "GAN samples correlation",
+                               "true (world) correlation")] for row in result.table]
+    fair = None
+    if result.fairness:
+        fair = {setting: {m: [round(report[m], 4), [round(x, 4) for x in report["interval"][m]]]
+                          for m in api_bias_metrics()} for setting, report in result.fairness.items()}
+    return table, result.charts[0], result.note, fair, result.fairness_chart
+
+
+def api_bias_metrics():
+    from studio.audit.bias import FAIRNESS_METRICS
+
+    return FAIRNESS_METRICS
+
+
+def feature_tabs(edit_choices: list[str]) -> None:
+    """The Feature editing and Bias audit tabs, with their /edit and /bias_audit endpoints."""
+    model_box = functools.partial(gr.Dropdown, label="Model", allow_custom_value=True,
+                                  info="a GAN with a fitting classifier: faces-dcgan, mnist-dcgan, ...")
+    default = api.DEFAULT_EDIT_MODEL if api.DEFAULT_EDIT_MODEL in edit_choices else (edit_choices or [""])[0]
+    with gr.Tab("Feature editing", id="editing"):
+        with gr.Row():
+            with gr.Column():
+                ed_model = model_box(choices=edit_choices, value=default)
+                with gr.Row():
+                    ed_seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=api.MAX_SEED - 8)
+                    ed_target = gr.Textbox(label="Target attribute", value="hat",
+                                           info="faces: hat, glasses, smiling, beard, dark_skin; digits: 0-9")
+                    ed_direction = gr.Radio(list(api.EDIT_DIRECTIONS), value="add", label="Direction")
+                with gr.Row():
+                    ed_method = gr.Radio(["gradient", "linear", "conditional"], value="gradient", label="Method")
+                    ed_steps = gr.Slider(1, api.MAX_EDIT_STEPS, value=10, step=1, label="Steps")
+                    ed_strength = gr.Slider(0.1, 3.0, value=1.0, step=0.1, label="Strength")
+                with gr.Row():
+                    ed_keep_weight = gr.Slider(0, 20, value=0, step=0.5, label="Keep other attributes (λ, gradient)")
+                    ed_keep = gr.Textbox(label="Keep (conditional), comma separated", value="")
+                    ed_eight = gr.Checkbox(label="8 seeds at once", value=False)
+                ed_button = gr.Button("Edit", variant="primary")
+                with gr.Row():
+                    ed_before = gr.Image(label="Before", format="png", interactive=False, elem_classes="pixels", height=160)
+                    ed_after = gr.Image(label="After", format="png", interactive=False, elem_classes="pixels", height=160)
+                ed_strip = gr.Image(label="Trajectory (one row per seed)", format="png", interactive=False,
+                                    elem_classes="pixels")
+                ed_gif = gr.File(label="Trajectory GIF")
+                ed_chart = gr.Plot(label="Every attribute's probability along the edit")
+                ed_rates = gr.JSON(label="Success and side-effect rates")
+            with gr.Column():
+                idea(ideas.FEATURE_EDITING)
+    with gr.Tab("Bias audit", id="bias"):
+        with gr.Row():
+            with gr.Column():
+                bias_model = model_box(choices=[c for c in edit_choices if c.startswith("faces")], value=default)
+                with gr.Row():
+                    bias_target = gr.Dropdown(["hat", "glasses", "smiling", "beard", "dark_skin"], value="hat",
+                                              label="Target attribute")
+                    bias_n = gr.Slider(*api.AUDIT_N, value=256, step=8, label="N samples")
+                    bias_k = gr.Slider(*api.AUDIT_K, value=20, step=1, label="K steps each way")
+                    bias_fair = gr.Checkbox(label="Fairness study (a few minutes the first time; then cached)", value=False)
+                bias_button = gr.Button("Audit", variant="primary")
+                bias_table = gr.Dataframe(headers=["attribute", "covariance", "slope", "GAN samples correlation",
+                                                   "true (world) correlation"], label="Associations, strongest first")
+                bias_chart = gr.Plot(label="The strongest association")
+                bias_note = gr.Markdown()
+                bias_fairness = gr.JSON(label="Smiling classifier by skin group: value, [95% interval]")
+                bias_fair_chart = gr.Plot(label="Fairness numbers")
+            with gr.Column():
+                idea(ideas.BIAS_AUDIT)
+    ed_button.click(edit, [ed_model, ed_seed, ed_target, ed_direction, ed_method, ed_steps, ed_strength,
+                           ed_keep_weight, ed_keep, ed_eight],
+                    [ed_before, ed_after, ed_strip, ed_gif, ed_chart, ed_rates], api_name="edit", **HEAVY)
+    bias_button.click(bias_audit, [bias_model, bias_target, bias_n, bias_k, bias_fair],
+                      [bias_table, bias_chart, bias_note, bias_fairness, bias_fair_chart], api_name="bias_audit", **HEAVY)
+
+
 # ----------------------------------------------------------------------------- layout
 
 
@@ -284,6 +374,8 @@ def build() -> gr.Blocks:
                     with gr.Column():
                         idea(ideas.TRAINING)
                 timer = gr.Timer(STATUS_EVERY_S)
+            # feature editing and bias audit (a separate block, with their own listeners)
+            feature_tabs([n for n in zoo_names("unconditional") if n.startswith(("faces", "mnist"))])
 
         load_button.click(load, [zoo_model, zoo_file], [zoo_source, zoo_card, zoo_samples], api_name="load", **HEAVY
                           ).success(route, zoo_source, [gen_model, walk_model, trunc_model, tr_model],

@@ -95,3 +95,44 @@ MODEL_ZOO = Idea(
     papers=(GOODFELLOW,
             ("Radford et al. 2016, DCGAN", "https://arxiv.org/abs/1511.06434")),
 )
+
+FEATURE_EDITING = Idea(
+    "A classifier tells us what an image shows; its gradient tells us how to change $z$ so that it "
+    "shows more of it (**classifier gradient**, the course's method). Or fit a linear SVM to sampled "
+    "$(z, \\text{attribute})$ pairs and move along the hyperplane's unit normal $n$ (**linear "
+    "direction**, InterFaceGAN). Features are **entangled**: in the biased world glasses come with "
+    "hats, so adding a hat tends to add glasses too (watch every curve move). Two cures: penalise "
+    "changes of the other logits (**keep other attributes**, weight $\\lambda$), or project the kept "
+    "attributes' normals out of $n$ (**conditional** direction, $n' \\perp$ the kept normals). The "
+    "classifier is the judge: its mistakes are in every number here.",
+    formula=r"\begin{aligned}z &\leftarrow z + \alpha\,\nabla_z\big[s\,\ell_t(G(z)) - \lambda\,"
+    r"\lVert \ell_{\neg t}(G(z)) - \ell_{\neg t}(G(z_0))\rVert_2\big] \\ "
+    r"z' &= z + d\,n', \quad n' = \frac{n - QQ^\top n}{\lVert n - QQ^\top n\rVert}\end{aligned}",
+    papers=(
+        ("Shen et al. 2020, InterFaceGAN: Interpreting the Latent Space of GANs for Semantic Face Editing",
+         "https://arxiv.org/abs/1907.10786"),
+        ("Goetschalckx et al. 2019, GANalyze (classifier-guided latent steps)", "https://arxiv.org/abs/1906.10112"),
+        ("Liu et al. 2015, CelebA attributes (the course's faces)", "https://arxiv.org/abs/1411.7766"),
+    ),
+)
+
+BIAS_AUDIT = Idea(
+    "**Implicit associations**: push one attribute of N samples up and down for K gradient steps and "
+    "see which other attributes move with it (each dot is a sample; the line is a least-squares fit "
+    "with its 95% band; the ranking is by covariance). Beside it, the training world's *true* "
+    "correlation (the faces are drawn from known rates) and the correlation among the GAN's own "
+    "samples: did the GAN inherit, amplify or weaken the bias? **Fairness** of a downstream "
+    "\"smiling\" classifier by skin group: demographic parity compares how often each group is "
+    "called smiling, equal opportunity compares true-positive rates, equalized odds the worse of TPR "
+    "and FPR gaps, each with a bootstrap 95% interval (fairlearn). **De-biasing** (Ramaswamy et al.): "
+    "add GAN pairs $(z, z')$ whose $z'$ keeps the target's score and mirrors skin.",
+    formula=r"\mathrm{EO} = \max_g \mathrm{TPR}_g - \min_g \mathrm{TPR}_g,\qquad "
+    r"\mathrm{DP} = \max_g P(\hat Y = 1 \mid g) - \min_g P(\hat Y = 1 \mid g)",
+    papers=(
+        ("Mitchell et al. 2021, Algorithmic Fairness: Choices, Assumptions, and Definitions",
+         "https://arxiv.org/abs/1811.07867"),
+        ("Ramaswamy et al. 2021, Fair Attribute Classification through Latent Space De-biasing",
+         "https://arxiv.org/abs/2012.01469"),
+        ("Bird et al. 2020, Fairlearn", "https://www.microsoft.com/en-us/research/publication/fairlearn-a-toolkit-for-assessing-and-improving-fairness-in-ai/"),
+    ),
+)

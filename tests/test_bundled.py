@@ -38,7 +38,8 @@ def test_bundled_checkpoint_is_small_complete_and_documented(name):
     assert card.startswith("---\n") and "license: mit" in card
     metrics = json.loads((folder / "config.json").read_text())["studio"]["metrics"]
     assert metrics and all(key in card for key in metrics)  # every measured number is on the card
-    if BUNDLES[name].recipe != "mnist-classifier" and "classifier" not in name:
+    family = json.loads((folder / "config.json").read_text())["family"]
+    if BUNDLES[name].recipe != "mnist-classifier" and "classifier" not in name and family != "attributes":
         assert files.get("samples.png", 0) > 1000
 
 

@@ -38,6 +38,8 @@ TINY = {  # per recipe: the smallest model that still runs every code path
     "animals-dcgan": CONV,
     "maps-pix2pix": {"image_size": "64", "model.ngf": "4", "model.ndf": "4", "model.head": "4"},
     "horse2zebra-cyclegan": {"model.ngf": "4", "model.ndf": "4", "model.n_blocks": "1"},
+    "faces-attributes": {"model.width": "4", "data_count": "16"},
+    "faces-dcgan": {"model.width": "4", "model.latent_dim": "8", "data_count": "16"},
 }
 COMMON = {"batch_size": "8", "steps": "3", "sample_every": "2", "checkpoint_every": "2", "sample_count": "16"}
 
@@ -76,7 +78,7 @@ def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
     lines = metric_lines(run)
     assert [e["step"] for e in lines] == [1, 2, 3]
     assert seen == read_events(run)  # the callback saw exactly what was written
-    if recipe.family == "classifier":
+    if recipe.family in ("classifier", "attributes"):
         expected = {"loss", "accuracy", "grad_norm", "lr"}
     else:
         expected = {"loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "lr_g", "lr_d"}
@@ -95,6 +97,9 @@ def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
         assert 0.0 <= loaded.meta["metrics"]["heldout_accuracy"] <= 1.0
         size, classes = recipe.image_size, len(loaded.meta["class_names"])
         assert loaded.model(torch.zeros(2, 1, size, size)).shape == (2, classes)
+    elif recipe.family == "attributes":  # multi-label: one logit per attribute
+        assert loaded.model(torch.zeros(2, 3, recipe.image_size, recipe.image_size)).shape == (2, 5)
+        assert loaded.meta["class_names"] == ["hat", "glasses", "smiling", "beard", "dark_skin"]
     else:
         size = recipe.image_size
         shape = (2, recipe.channels, size, size)

@@ -251,6 +251,11 @@ def classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
     return F.cross_entropy(logits, labels)
 
 
+# multi-label: minimize -sum_k [y_k log sigmoid(l_k) + (1 - y_k) log(1 - sigmoid(l_k))] (mean over k)
+def multilabel_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(logits, labels.float())
+
+
 # InfoGAN: maximize the mutual-information lower bound E[log Q(c | G(z, c))]
 #    categorical code: cross-entropy; continuous codes: Gaussian NLL with unit variance = 1/2 MSE
 def info_loss(cat_logits: Tensor, cat: Tensor, cont_pred: Tensor | None, cont: Tensor | None, cont_weight: float = 1.0) -> Tensor:

@@ -257,6 +257,16 @@ def classifier_step(ctx: StepContext) -> Metrics:
     return {"loss": loss.detach(), "accuracy": (logits.detach().argmax(1) == labels).float().mean(), "grad_norm": norm}
 
 
+def multilabel_step(ctx: StepContext) -> Metrics:
+    """Attribute classifier: one sigmoid per attribute; accuracy is the mean over attributes."""
+    images, labels = ctx.next_batch()[:2]  # (B, C, H, W), (B, K) 0/1
+    logits = ctx.model(images)  # (B, K)
+    loss = L.multilabel_loss(logits, labels)
+    norm = update(ctx.optimizers["model"], loss, ctx.params("model"))
+    accuracy = ((logits.detach() > 0).float() == labels).float().mean()
+    return {"loss": loss.detach(), "accuracy": accuracy, "grad_norm": norm}
+
+
 # ----------------------------------------------------------------------------- translation
 
 
@@ -335,6 +345,7 @@ STEPS: dict[str, StepFn] = {
     "acgan": acgan_step,
     "infogan": infogan_step,
     "classifier": classifier_step,
+    "attributes": multilabel_step,
     "pix2pix": pix2pix_step,
     "cyclegan": cyclegan_step,
 }

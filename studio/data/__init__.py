@@ -21,6 +21,9 @@ from studio.errors import DataError
 from studio.data.maps import MAP_CLASSES, MAP_PALETTE, MapsDataset, map_classes, maps_pair
 from studio.data.translation import HorseZebra, PairedFolder, UnpairedFolders
 
+# Cartoon faces with exact attributes (studio/data/faces.py)
+from studio.data.faces import ATTRIBUTES, WORLDS, FacesDataset, World, faces, faces_fair
+
 DATASETS: dict[str, Callable[..., ImageTensorDataset]] = {
     "mnist": mnist,
     "animals": animals,
@@ -30,6 +33,9 @@ DATASETS: dict[str, Callable[..., ImageTensorDataset]] = {
     "horse2zebra": HorseZebra,
     "paired_folder": PairedFolder,
     "unpaired_folders": UnpairedFolders,
+    # faces entries go here
+    "faces": faces,  # the biased world
+    "faces_fair": faces_fair,
 }
 
 
@@ -64,4 +70,10 @@ __all__ = [
     "UnpairedFolders",
     "map_classes",
     "maps_pair",
+    # faces exports go here
+    "ATTRIBUTES",
+    "WORLDS",
+    "FacesDataset",
+    "World",
+    "faces",
 ]

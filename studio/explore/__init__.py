@@ -4,8 +4,10 @@
     sampling.py        which models have a z to explore, one z per seed, images for a batch of latents
     interpolation.py   candidate seeds and latent walks (the latent interpolation page)
     truncation.py      the truncation trick and its diversity trade-off (the truncation page)
+    editing.py         classifier-guided feature editing: gradient and InterFaceGAN directions (its own
+                       import: ``from studio.explore import editing``; it needs scikit-learn)
 
-Style mixing and classifier-guided feature editing belong here too. Images are drawn through
+Style mixing belongs here too. Images are drawn through
 ``studio.accel.generate_fast``, the display path. Both UIs call these functions.
 """
 

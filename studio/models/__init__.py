@@ -10,6 +10,7 @@ import inspect
 
 from studio.errors import CheckpointError
 from studio.models.acgan import ACGAN
+from studio.models.attributes import AttributeClassifier
 from studio.models.base import GenerativeModel, ShapeError, StudioModel, check_shape
 from studio.models.classifier import DigitClassifier
 from studio.models.conditional import ConditionalGAN
@@ -29,6 +30,7 @@ FAMILIES: dict[str, type[StudioModel]] = {
     "acgan": ACGAN,
     "infogan": InfoGAN,
     "classifier": DigitClassifier,
+    "attributes": AttributeClassifier,
     # translation families
     "pix2pix": Pix2Pix,
     "cyclegan": CycleGAN,
@@ -63,6 +65,7 @@ def build(family: str, config: dict | None = None) -> StudioModel:
 
 __all__ = [
     "ACGAN",
+    "AttributeClassifier",
     "DCGAN",
     "ForeignDCGAN",
     "FAMILIES",

@@ -1,0 +1,129 @@
+"""studio.explore.editing: classifier-gradient and InterFaceGAN edits, their maths and their refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from studio.errors import CheckpointError, DataError
+from studio.explore import editing
+from studio.models import AttributeClassifier, DCGAN
+
+NAMES = ["hat", "glasses", "smiling", "beard", "dark_skin"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    generator = DCGAN(latent_dim=8, image_size=32, channels=3, width=4).eval()
+    for weight in generator.generator.parameters():  # DCGAN's init draws near-blank images before training
+        if weight.dim() > 1:
+            torch.nn.init.normal_(weight, 0.0, 0.5)
+    classifier = AttributeClassifier(num_classes=5, channels=3, image_size=32, width=4).eval()
+    return generator, editing.make_judge(classifier, {"class_names": NAMES})
+
+
+def _logits(generator, judge, z):
+    with torch.no_grad():
+        return judge.logits(generator.generate(z))
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_a_gradient_step_moves_the_target_logit_the_asked_way(tiny, direction):
+    generator, judge = tiny
+    trajectory = editing.gradient_edit(generator, judge, [0, 1, 2, 3], "glasses", direction, steps=1, step_size=0.05)
+    before, after = (_logits(generator, judge, trajectory.latents[i]) for i in (0, 1))
+    change = direction * (after[:, 1] - before[:, 1])
+    assert (change > 0).all(), change
+    assert trajectory.images.shape == (2, 4, 32, 32, 3) and trajectory.probabilities.shape == (2, 4, 5)
+
+
+def test_conditional_direction_is_orthogonal_to_the_kept_ones():
+    torch.manual_seed(1)
+    normal, kept = torch.randn(16), [torch.randn(16), torch.randn(16)]
+    direction = editing.conditional_direction(normal, kept)
+    assert direction.norm().item() == pytest.approx(1.0, abs=1e-5)
+    for k in kept:
+        assert abs(float(direction @ k)) < 1e-5
+    assert float(direction @ normal) > 0  # still points the target's way
+    with pytest.raises(DataError, match="within the kept"):
+        editing.conditional_direction(kept[0] + 2 * kept[1], kept)
+
+
+class LinearJudge(torch.nn.Module):
+    """A fixed random linear read-out of the pixels: calls about half the samples positive per attribute."""
+
+    multilabel, channels, image_size, num_classes = True, 3, 32, 5
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.read = torch.nn.Linear(3 * 32 * 32, 5, bias=False)
+
+    def forward(self, x):
+        return self.read(x.flatten(1))
+
+
+def test_linear_edits_move_along_the_svm_normal_and_keep_what_is_asked(tiny):
+    generator, _ = tiny
+    judge = editing.make_judge(LinearJudge(), {"class_names": NAMES})
+    fitted = editing.fit_directions(generator, judge, n=400)
+    assert editing.fit_directions(generator, judge, n=400) is fitted  # fitted once, cached
+    assert set(fitted["normals"]) == set(NAMES)
+    assert all(abs(float(n.norm()) - 1) < 1e-5 for n in fitted["normals"].values())
+    assert min(fitted["accuracy"].values()) > 0.65  # better than chance: the verdicts are close to linear in z
+    target, other = "hat", "glasses"
+    trajectory = editing.linear_edit(generator, judge, [0, 1], target, 1, steps=4, distance=2.0, keep=[other],
+                                     n_fit=400)
+    moved = trajectory.latents[-1] - trajectory.latents[0]  # (B, D)
+    assert moved.norm(dim=1).tolist() == pytest.approx([2.0, 2.0], abs=1e-4)
+    assert (moved @ fitted["normals"][other]).abs().max() < 1e-4  # no move along the kept normal
+    assert trajectory.method == "conditional"
+
+
+def test_rates_count_success_and_side_effects():
+    probabilities = np.array([[[0.1, 0.9], [0.2, 0.2], [0.7, 0.1]],   # start: 3 seeds, 2 attributes
+                              [[0.8, 0.9], [0.4, 0.2], [0.9, 0.6]]])  # end
+    trajectory = editing.Trajectory("gradient", "a", 1, [0, 1, 2], torch.zeros(2, 3, 1), np.zeros((2, 3, 1, 1, 1), np.uint8),
+                                    probabilities, ["a", "b"], True)
+    rates = trajectory.rates()
+    assert rates["success"] == pytest.approx(2 / 3) and rates["side_effect"] == pytest.approx(1 / 3)
+
+
+def test_bad_input_gets_a_clear_message(tiny):
+    generator, judge = tiny
+    with pytest.raises(DataError, match="unknown attribute 'moustache'"):
+        editing.edit(generator, judge, [0], "moustache")
+    with pytest.raises(DataError, match="steps"):
+        editing.edit(generator, judge, [0], "hat", steps=0)
+    with pytest.raises(DataError, match="seeds"):
+        editing.edit(generator, judge, list(range(17)), "hat")
+    with pytest.raises(DataError, match="method"):
+        editing.edit(generator, judge, [0], "hat", method="magic")
+    with pytest.raises(CheckpointError, match="no classifier fits"):
+        editing.judge_name({"dataset": "horse2zebra:train"})
+    assert editing.judge_name({"dataset": "mnist-5k"}) == "mnist-classifier"
+    assert editing.judge_name({"dataset": "faces"}) == "faces-attributes"
+
+
+def test_make_this_digit_look_more_like_a_3():
+    """The bundled MNIST GAN and digit classifier: gradient steps toward class 3 make 3s."""
+    from studio.checkpoints import load
+
+    generator = load("mnist-dcgan").model
+    classifier, meta = load("mnist-classifier")
+    judge = editing.make_judge(classifier, meta)
+    trajectory = editing.edit(generator, judge, list(range(8)), "3", 1, steps=12, strength=1.0)
+    assert trajectory.probabilities[-1, :, 3].mean() > trajectory.probabilities[0, :, 3].mean() + 0.3
+    assert trajectory.rates()["success"] >= 0.75
+    assert trajectory.strip(0).shape[0] == 32 + 4 and trajectory.gif(0)[:6] == b"GIF89a"
+
+    # "keep the other attributes": the penalty holds the other logits closer to where they started
+    def drift(keep_weight):
+        edited = editing.edit(generator, judge, [0, 1, 2, 3], "3", 1, steps=6, keep_weight=keep_weight)
+        first, last = (_logits(generator, judge, edited.latents[i]) for i in (0, -1))
+        others = [k for k in range(10) if k != 3]
+        return (last[:, others] - first[:, others]).norm(dim=1).mean()
+
+    assert drift(5.0) < 0.9 * drift(0.0)  # measured: 17.5 against 21.9
