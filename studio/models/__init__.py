@@ -18,6 +18,7 @@ from studio.models.dcgan import DCGAN, ForeignDCGAN
 from studio.models.infogan import InfoGAN
 from studio.models.mlp import MLPGAN
 from studio.models.pix2pix import Pix2Pix
+from studio.models.stylegan import StyleGAN
 from studio.models.unet import UNet
 from studio.models.wgan import WGANGP
 
@@ -28,6 +29,7 @@ FAMILIES: dict[str, type[StudioModel]] = {
     "cgan": ConditionalGAN,
     "acgan": ACGAN,
     "infogan": InfoGAN,
+    "stylegan": StyleGAN,
     "classifier": DigitClassifier,
     # translation families
     "pix2pix": Pix2Pix,
@@ -74,6 +76,7 @@ __all__ = [
     "InfoGAN",
     "ShapeError",
     "StudioModel",
+    "StyleGAN",
     "build",
     "check_shape",
 ]
