@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from studio.checkpoints import load, save
+from studio.errors import DataError
 from studio.models import FAMILIES, StyleGAN, build
 from training import apply_overrides, get_recipe, read_events, train
 from training.losses import LOSSES
@@ -209,3 +211,73 @@ def test_direction_of_learning_d_and_g_steps():
         STEPS["stylegan"](ctx)
     assert fooled() > before + 0.03
     assert all(torch.equal(a, b) for a, b in zip(d_weights, model.discriminator.parameters()))
+
+
+# ----------------------------------------------------------------------------- explore: mixing
+
+
+def test_presets_follow_the_models_resolutions():
+    from studio.explore import mixing
+
+    def p(size):
+        return mixing.presets(StyleGAN(**{**TINY, "image_size": size}))
+
+    assert p(32) == {"coarse": (4, 8), "middle": (16,), "fine": (32,)}
+    assert p(16) == {"coarse": (4, 8), "fine": (16,)}
+    assert p(8) == {"coarse": (4,), "fine": (8,)}
+    assert p(128) == {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 128)}
+
+
+def test_mixing_matrix_cells_rows_and_columns(model):
+    from studio.explore import mixing
+
+    matrix = mixing.mixing_matrix(model, [0, 1], [2, 3, 4], (4, 8))
+    assert matrix.cells.shape == (2, 3, 16, 16, 1) and matrix.layers == [0, 1, 2, 3]
+    assert matrix.grid().shape == (3 * 18 + 2, 4 * 18 + 2, 1)  # a header row and column of sources
+    # a cell equals drawing the mixed w directly
+    ws = model.mix(mixing.styles(model, [1]), mixing.styles(model, [3]), [0, 1, 2, 3])
+    assert np.array_equal(matrix.cells[1, 1], mixing.draw(model, ws)[0])
+    # the same seed on both sides: the cell is the row's image
+    same = mixing.mixing_matrix(model, [5], [5], (4, 8))
+    assert np.array_equal(same.cells[0, 0], same.rows[0])
+    every = mixing.mixing_matrix(model, [0], [2], model.resolutions)  # all layers from the column
+    assert np.array_equal(every.cells[0, 0], every.columns[0])
+    with pytest.raises(DataError, match="no layers at"):
+        mixing.mixing_matrix(model, [0], [1], (32,))
+    with pytest.raises(DataError, match="StyleGAN"):
+        mixing.mixing_matrix(StyleGAN and build("dcgan", {"latent_dim": 8, "image_size": 28, "channels": 1, "width": 4}),
+                             [0], [1], (4,))
+
+
+def test_stochastic_variation_and_w_truncation(model):
+    from studio.explore import mixing
+
+    v = mixing.stochastic_variation(model, seed=0, n=16, noise_seed=1)
+    assert v.images.shape == (16, 16, 16, 1) and v.std.shape == (16, 16) and v.std.max() > 0
+    off = mixing.stochastic_variation(model, seed=0, n=4, noise_resolutions=[])
+    assert off.std.max() == 0  # noise off everywhere: 4 identical images
+    assert mixing.std_image(v.std).shape == (16, 16, 3)
+    average = mixing.w_truncated(model, seed=0, psi=0.0, n=4)
+    assert all(np.array_equal(average[0], image) for image in average)
+    assert np.array_equal(mixing.w_truncated(model, 0, 1.0, n=4), mixing.draw(model, mixing.styles(model, range(4))))
+
+
+def test_recipe_json_round_trip_reproduces_the_pixels(model):
+    from studio.explore import mixing
+
+    recipe = mixing.MixRecipe("tiny", mixing.weights_hash(model), [0, 1], [2, 3], [16], psi=0.7, cutoff=4,
+                              noise_mode="random", noise_seed=9)
+    first = mixing.render_recipe(model, recipe).grid()
+    again = mixing.MixRecipe.from_json(recipe.to_json())
+    assert again == recipe
+    assert np.array_equal(mixing.render_recipe(model, again).grid(), first)
+    other = mixing.MixRecipe.from_json(recipe.to_json().replace('"noise_seed": 9', '"noise_seed": 10'))
+    assert not np.array_equal(mixing.render_recipe(model, other).grid(), first)
+    with torch.no_grad():
+        model.w_avg.add_(1.0)  # other weights: refused, not silently redrawn
+    with pytest.raises(DataError, match="other weights"):
+        mixing.render_recipe(model, again)
+    for bad in ("{", '{"kind": "x"}', recipe.to_json().replace('"psi": 0.7', '"psi": "high"'),
+                recipe.to_json().replace('"noise_seed": 9', '"noise_seed": 1.5')):
+        with pytest.raises(DataError):
+            mixing.MixRecipe.from_json(bad)

@@ -4,6 +4,7 @@
     sampling.py        which models have a z to explore, one z per seed, images for a batch of latents
     interpolation.py   candidate seeds and latent walks (the latent interpolation page)
     truncation.py      the truncation trick and its diversity trade-off (the truncation page)
+    mixing.py          StyleGAN: the style-mixing matrix, truncation in W, stochastic variation, recipes
 
 Style mixing and classifier-guided feature editing belong here too. Images are drawn through
 ``studio.accel.generate_fast``, the display path. Both UIs call these functions.
