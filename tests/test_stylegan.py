@@ -281,3 +281,17 @@ def test_recipe_json_round_trip_reproduces_the_pixels(model):
                 recipe.to_json().replace('"noise_seed": 9', '"noise_seed": 1.5')):
         with pytest.raises(DataError):
             mixing.MixRecipe.from_json(bad)
+
+
+def test_equalized_lr_keeps_the_signal_scale_through_the_discriminator():
+    """He's gain sqrt(2) before each LeakyReLU: without it every D block halved the variance and
+    D's outputs faded to a constant in training (found in a first mnist-stylegan run)."""
+    torch.manual_seed(0)
+    d = StyleGAN(**{**TINY, "image_size": 32, "disc_width": 32}).discriminator
+    x = torch.rand(64, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        h = F.leaky_relu(d.from_rgb[3](x), 0.2)
+        first = h.std().item()
+        for k in (3, 2, 1):
+            h = d.blocks[k](h)
+    assert h.std().item() > 0.35 * first  # 0.48 with the gain; 0.14 without it (average pooling also lowers it)

@@ -46,26 +46,29 @@ NOISE_MODES = ("const", "random", "none")
 
 
 # ---------------------------------------------------------------------------------------------
-# Equalized learning rate (ProGAN 4.1): w_hat = w * c, c = lr_mul / sqrt(fan_in), w ~ N(0, 1/lr_mul^2)
+# Equalized learning rate (ProGAN 4.1): w_hat = w * c, c = gain * lr_mul / sqrt(fan_in), w ~ N(0, 1/lr_mul^2).
+# He's gain sqrt(2) before a LeakyReLU (as in the reference): with gain 1, each layer of the
+# unnormalized discriminator halved the signal's variance and D's outputs faded to a constant.
+LRELU_GAIN = math.sqrt(2)
 
 
 class EqualLinear(nn.Module):
-    def __init__(self, c_in: int, c_out: int, bias_init: float = 0.0, lr_mul: float = 1.0):
+    def __init__(self, c_in: int, c_out: int, bias_init: float = 0.0, lr_mul: float = 1.0, gain: float = 1.0):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(c_out, c_in) / lr_mul)
         self.bias = nn.Parameter(torch.full((c_out,), float(bias_init)) / lr_mul)
-        self.scale, self.lr_mul = lr_mul / math.sqrt(c_in), lr_mul
+        self.scale, self.lr_mul = gain * lr_mul / math.sqrt(c_in), lr_mul
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
 
 
 class EqualConv2d(nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel: int):
+    def __init__(self, c_in: int, c_out: int, kernel: int, gain: float = 1.0):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(c_out))
-        self.scale, self.padding = 1 / math.sqrt(c_in * kernel * kernel), kernel // 2
+        self.scale, self.padding = gain / math.sqrt(c_in * kernel * kernel), kernel // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
@@ -87,7 +90,7 @@ class MappingNetwork(nn.Module):
         super().__init__()
         dims = [latent_dim] + [w_dim] * layers
         self.net = nn.Sequential(*[
-            nn.Sequential(EqualLinear(a, b, lr_mul=lr_mul), nn.LeakyReLU(0.2)) for a, b in zip(dims, dims[1:])
+            nn.Sequential(EqualLinear(a, b, lr_mul=lr_mul, gain=LRELU_GAIN), nn.LeakyReLU(0.2)) for a, b in zip(dims, dims[1:])
         ])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -101,7 +104,7 @@ class StyleLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, w_dim: int, resolution: int, upsample: bool = False, conv: bool = True):
         super().__init__()
         self.upsample, self.resolution = upsample, resolution
-        self.conv = EqualConv2d(c_in, c_out, 3) if conv else None
+        self.conv = EqualConv2d(c_in, c_out, 3, gain=LRELU_GAIN) if conv else None
         self.noise_strength = nn.Parameter(torch.zeros(1, c_out, 1, 1))  # B: learned per-channel scales
         self.style = EqualLinear(w_dim, 2 * c_out, bias_init=0.0)  # A: w -> (y_s, y_b)
         with torch.no_grad():
@@ -177,17 +180,18 @@ class Discriminator(nn.Module):
     def __init__(self, image_size: int, channels: int, width: int):
         super().__init__()
         self.resolutions = [4 * 2**i for i in range(int(math.log2(image_size)) - 1)]
-        self.from_rgb = nn.ModuleList([EqualConv2d(channels, channels_at(r, width), 1) for r in self.resolutions])
+        self.from_rgb = nn.ModuleList([EqualConv2d(channels, channels_at(r, width), 1, gain=LRELU_GAIN)
+                                       for r in self.resolutions])
         # blocks[k] takes resolution r_k down to r_{k-1} (k >= 1)
         self.blocks = nn.ModuleList([nn.Identity()] + [
-            nn.Sequential(EqualConv2d(channels_at(r, width), channels_at(r, width), 3), nn.LeakyReLU(0.2),
-                          EqualConv2d(channels_at(r, width), channels_at(r // 2, width), 3), nn.LeakyReLU(0.2),
+            nn.Sequential(EqualConv2d(channels_at(r, width), channels_at(r, width), 3, gain=LRELU_GAIN), nn.LeakyReLU(0.2),
+                          EqualConv2d(channels_at(r, width), channels_at(r // 2, width), 3, gain=LRELU_GAIN), nn.LeakyReLU(0.2),
                           nn.AvgPool2d(2))
             for r in self.resolutions[1:]
         ])
         c4 = channels_at(4, width)
-        self.final_conv = EqualConv2d(c4 + 1, c4, 3)
-        self.final_dense = EqualLinear(c4 * 16, c4)
+        self.final_conv = EqualConv2d(c4 + 1, c4, 3, gain=LRELU_GAIN)
+        self.final_dense = EqualLinear(c4 * 16, c4, gain=LRELU_GAIN)
         self.out = EqualLinear(c4, 1)
 
     def forward(self, x: torch.Tensor, resolution: int, alpha: float) -> torch.Tensor:
