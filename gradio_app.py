@@ -241,6 +241,24 @@ def feature_tabs(edit_choices: list[str]) -> None:
 # ----------------------------------------------------------------------------- layout
 
 
+# ----------------------------------------------------------------------------- style mixing (StyleGAN)
+
+
+@gpu
+@studio_errors
+def style_mix(model=api.DEFAULT_STYLEGAN, rows="0, 1, 2, 3", columns="4, 5, 6, 7", crossover="coarse", psi=1.0,
+              cutoff=-1, noise_mode="const", noise_seed=0):
+    result = api.style_mix(model, rows, columns, crossover, psi, cutoff, noise_mode, noise_seed)
+    return shown(result.grid), result.recipe, result.note
+
+
+def stylegan_names() -> list[str]:
+    try:
+        return [e.name for e in zoo.entries() if e.family == "stylegan" and e.availability != "missing"]
+    except CheckpointError:
+        return []
+
+
 def build() -> gr.Blocks:
     explore.set_interactive_threads()
     latent_models = zoo_names(*explore.Z_SPACE_TASKS)
@@ -377,6 +395,31 @@ def build() -> gr.Blocks:
             # feature editing and bias audit (a separate block, with their own listeners)
             feature_tabs([n for n in zoo_names("unconditional") if n.startswith(("faces", "mnist"))])
 
+            with gr.Tab("Style mixing", id="style-mixing"):
+                with gr.Row():
+                    with gr.Column():
+                        mix_model = model_box(choices=stylegan_names(), value=api.DEFAULT_STYLEGAN)
+                        with gr.Row():
+                            mix_rows = gr.Textbox(label="Row seeds (keep their other styles)", value="0, 1, 2, 3")
+                            mix_columns = gr.Textbox(label="Column seeds (give the chosen layers)", value="4, 5, 6, 7")
+                        mix_crossover = gr.Dropdown(["coarse", "middle", "fine"], value="coarse", allow_custom_value=True,
+                                                    label="Take from the columns",
+                                                    info="a preset of the model's resolutions, or resolutions such as 4, 8")
+                        with gr.Row():
+                            mix_psi = gr.Slider(*api.PSI_RANGE, value=1.0, step=0.05, label="Truncation in W, ψ")
+                            mix_cutoff = gr.Number(label="Cutoff (layers; -1: none, every layer)", value=-1, precision=0)
+                        with gr.Row():
+                            mix_noise = gr.Dropdown(list(explore.mixing.NOISE_MODES), value="const", label="Noise")
+                            mix_noise_seed = gr.Number(label="Noise seed", value=0, precision=0, minimum=0,
+                                                       maximum=api.MAX_SEED)
+                        mix_button = gr.Button("Mix", variant="primary")
+                        mix_grid = gr.Image(label="Mixing matrix: columns on top, rows on the left", format="png",
+                                            interactive=False, elem_classes="pixels", elem_id="mix-grid", height=360)
+                        mix_note = gr.Markdown()
+                        mix_recipe = gr.Code(label="Recipe (JSON): reproduces this matrix", language="json")
+                    with gr.Column():
+                        idea(ideas.STYLE_MIXING)
+
         load_button.click(load, [zoo_model, zoo_file], [zoo_source, zoo_card, zoo_samples], api_name="load", **HEAVY
                           ).success(route, zoo_source, [gen_model, walk_model, trunc_model, tr_model],
                                     api_visibility="private", **LIGHT)
@@ -395,6 +438,8 @@ def build() -> gr.Blocks:
                    show_progress="hidden", trigger_mode="always_last", **LIGHT)
         stop_button.click(train_stop, train_run, train_state, api_name="train_stop", **LIGHT)
         resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
+        mix_button.click(style_mix, [mix_model, mix_rows, mix_columns, mix_crossover, mix_psi, mix_cutoff, mix_noise,
+                                     mix_noise_seed], [mix_grid, mix_recipe, mix_note], api_name="style_mix", **HEAVY)
     return demo
 
 

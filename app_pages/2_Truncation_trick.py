@@ -97,12 +97,27 @@ st.plotly_chart(
 )
 
 st.subheader("w-space truncation (ψ) and style mixing")
-st.info(
-    "Comes with StyleGAN. Its mapping network turns z into a style vector w; truncation then pulls w "
-    "toward the average style w̄ (ψ = 1 changes nothing, ψ = 0 gives the average image), and style "
-    "mixing feeds the coarse layers one w and the fine layers another. These controls appear here once "
-    "a StyleGAN checkpoint is loaded.",
-    icon=":material/construction:",
-)
+if explore.mixing.is_stylegan(model):
+    # StyleGAN: truncate w (after the mapping network) instead of z, for the same seeds
+    psi_column, cutoff_column = st.columns(2)
+    psi = psi_column.slider("ψ (w-space truncation)", -1.0, 2.0, 0.7, step=0.05, key=f"{PREFIX}_psi")
+    cutoff = cutoff_column.selectbox("Cutoff", [None, *range(model.num_ws + 1)], key=f"{PREFIX}_cutoff",
+                                     format_func=lambda c: "none: every layer" if c is None else f"the first {c} layers")
+    w_column, z_column = st.columns(2)
+    with w_column:
+        shared.show_image(imaging.grid(explore.mixing.w_truncated(model, int(seed), psi, cutoff, n=SAMPLES), nrow=4),
+                          width=300, caption=f"w space: w' = w̄ + ψ (w − w̄), ψ = {psi:g} (seeds {int(seed)}-{int(seed) + SAMPLES - 1})")
+    with z_column:
+        shared.show_image(imaging.grid(explore.truncated(model, 0.7, n=SAMPLES, seed=int(seed)), nrow=4), width=300,
+                          caption="z space: the course's truncation at τ = 0.7, same seed")
+    st.caption("The style-mixing page mixes these styles by resolution.")
+else:
+    st.info(
+        "Comes with StyleGAN. Its mapping network turns z into a style vector w; truncation then pulls w "
+        "toward the average style w̄ (ψ = 1 changes nothing, ψ = 0 gives the average image), and style "
+        "mixing feeds the coarse layers one w and the fine layers another. These controls appear here once "
+        "a StyleGAN checkpoint is loaded.",
+        icon=":material/construction:",
+    )
 st.latex(r"w' = \bar{w} + \psi\,(w - \bar{w})")
 st.markdown(":material/description: [Karras et al. 2019, StyleGAN](https://arxiv.org/abs/1812.04948)")

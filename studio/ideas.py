@@ -136,3 +136,23 @@ BIAS_AUDIT = Idea(
         ("Bird et al. 2020, Fairlearn", "https://www.microsoft.com/en-us/research/publication/fairlearn-a-toolkit-for-assessing-and-improving-fairness-in-ai/"),
     ),
 )
+
+STYLE_MIXING = Idea(
+    "StyleGAN's **mapping network** turns $z$ into a style vector $w$; every convolution of the "
+    "**synthesis network** reads its own copy of $w$ through **AdaIN**, which rescales and shifts "
+    "each normalised feature map. Feeding the copies of one image's $w$ to some layers and another "
+    "image's to the rest **mixes styles** (the paper's figure 3): the rows keep their styles, the "
+    "columns' styles replace them at the chosen resolutions. **Coarse** layers (4x4, 8x8) decide "
+    "pose and shape (for digits: which digit), **middle** layers smaller features, **fine** layers "
+    "stroke texture and colour. **Noise** added at each layer (scaled per channel) draws the "
+    "stochastic details; the per-pixel standard deviation over 16 noise draws shows where. "
+    "**Truncation in W** pulls $w$ towards the average style $\\bar w$ on the first *cutoff* layers "
+    "(no cutoff: all layers): $\\psi = 1$ changes nothing, $\\psi = 0$ is the average image.",
+    formula=r"\mathrm{AdaIN}(x_i, y) = y_{s,i}\,\frac{x_i - \mu(x_i)}{\sigma(x_i)} + y_{b,i}"
+    r"\qquad w' = \bar w + \psi\,(w - \bar w)",
+    papers=(
+        ("Karras, Laine & Aila 2019, StyleGAN", "https://arxiv.org/abs/1812.04948"),
+        ("Karras et al. 2018, Progressive Growing of GANs", "https://arxiv.org/abs/1710.10196"),
+        ("Huang & Belongie 2017, AdaIN", "https://arxiv.org/abs/1703.06868"),
+    ),
+)

@@ -239,3 +239,27 @@ def test_every_tab_shows_its_output_in_chromium(server, client):
                 expect(shown).to_contain_text("stopped", timeout=90_000)
             page.screenshot(path=str(SCREENSHOTS / f"gradio-{tab.lower().replace(' ', '-')}.png"), full_page=True)
         browser.close()
+
+
+# ----------------------------------------------------------------------------- style mixing (StyleGAN)
+
+
+def test_style_mix_endpoint_matches_the_studio_and_its_recipe(client, runs_root, monkeypatch):
+    import json
+
+    from studio import api
+    from studio.models import StyleGAN
+
+    torch.manual_seed(0)
+    tiny = StyleGAN(latent_dim=8, w_dim=8, mapping_layers=2, image_size=16, channels=1, width=8, disc_width=8).eval()
+    run = runs_root / "tiny-stylegan-run"
+    checkpoints.save(tiny, run / "checkpoints" / "step-00000001", metadata={"title": "tiny", "dataset": "mnist"})
+    grid, recipe, note = client.predict(str(run), "0, 1", "2, 3", "fine", 0.7, 2, "random", 5, api_name="/style_mix")
+    expected = explore.mixing.mixing_matrix(tiny, [0, 1], [2, 3], (16,), psi=0.7, cutoff=2, noise_mode="random",
+                                            noise_seed=5)
+    assert np.array_equal(pixels(grid), expected.grid())
+    assert json.loads(recipe)["resolutions"] == [16] and "layers [4, 5]" in note
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(runs_root))  # the recipe names the run as the server sees it
+    assert np.array_equal(api.style_mix_recipe(recipe).grid, expected.grid())
+    assert "no layers at" in app_error(client, "/style_mix", str(run), "0", "1", "64", 1.0, -1, "const", 0)
+    assert "needs a StyleGAN" in app_error(client, "/style_mix", "mnist-dcgan", "0", "1", "coarse", 1.0, -1, "const", 0)

@@ -230,6 +230,44 @@ def _faces_gan_score(m: dict) -> float:
     return -m["max_share_gap"] - m["hat_glasses_corr_gap"]
 
 
+MIX_PAIRS = 500
+
+
+def measure_stylegan(model, checkpoints: Path, seed: int) -> dict:
+    """Coverage as for the other digit GANs, plus style mixing on 500 pairs (A, B) of fresh z:
+    coarse layers (4x4, 8x8) from A and the rest from B, and only the finest layers from B; the
+    share of mixes the classifier calls A's digit."""
+    import torch.nn.functional as F
+
+    from studio.audit.quality import predict
+    from studio.explore import mixing
+
+    metrics = measure_coverage(model, checkpoints, seed)
+    classifier = _classifier(checkpoints)
+    generator = torch.Generator().manual_seed(seed + 777)
+    z_a, z_b = (torch.randn(MIX_PAIRS, model.latent_dim, generator=generator) for _ in range(2))
+
+    def digits(ws):
+        with torch.no_grad():
+            x = model.synthesis(ws, noise_mode="const")
+            return predict(F.interpolate(x, size=model.image_size, mode="nearest"), classifier)
+
+    with torch.no_grad():
+        w_a, w_b = model.mapping(z_a), model.mapping(z_b)
+    presets = mixing.presets(model)
+    digit_a = digits(w_a)
+    coarse_from_a = digits(model.mix(w_b, w_a, model.layers_at(presets["coarse"])))
+    fine_from_b = digits(model.mix(w_a, w_b, model.layers_at(presets["fine"])))
+    metrics["mix_coarse_from_a_follows_a"] = float((coarse_from_a == digit_a).mean())
+    metrics["mix_fine_from_b_follows_a"] = float((fine_from_b == digit_a).mean())
+    metrics["mix_pairs"] = MIX_PAIRS
+    return metrics
+
+
+def _stylegan_ok(m: dict) -> bool:
+    return _coverage_ok(m) and m["mix_coarse_from_a_follows_a"] >= 0.85 and m["mix_fine_from_b_follows_a"] >= 0.95
+
+
 def _coverage_ok(m: dict) -> bool:
     return m["classes_in_5_to_15_percent"] == 10
 
@@ -299,6 +337,10 @@ BUNDLES: dict[str, Bundle] = {
                           COVERAGE_BAR, _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
     "mnist-wgangp": Bundle("mnist-wgangp", "MNIST digits, WGAN-GP", measure_coverage, _coverage_ok, _coverage_score,
                            COVERAGE_BAR, _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
+    "mnist-stylegan": Bundle("mnist-stylegan", "MNIST digits, StyleGAN", measure_stylegan, _stylegan_ok, _coverage_score,
+                             COVERAGE_BAR + "; coarse layers (4x4, 8x8) from seed A, the rest from B: the digit follows A "
+                             "in >= 85% of 500 pairs; only the finest layers from B: follows A in >= 95%",
+                             _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
     "mnist-cgan": Bundle("mnist-cgan", "MNIST digits, conditional GAN", measure_conditional,
                          lambda m: m["conditional_accuracy"] >= 0.95, lambda m: m["conditional_accuracy"],
                          ">= 95% of 1,000 samples classified as the digit asked for (bundled mnist-classifier)",

@@ -121,6 +121,14 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     return weight * ((norms - 1.0) ** 2).mean()
 
 
+# R1 (Mescheder, Geiger & Nowozin 2018; StyleGAN's D regularizer): gamma/2 * E_x[||grad_x D(x)||^2] on reals
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, gamma: float = 10.0) -> Tensor:
+    real = real.detach().requires_grad_(True)  # (B, C, H, W)
+    scores = critic(real)  # (B,)
+    (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)  # (B, C, H, W)
+    return 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
+
+
 # ----------------------------------------------------------------------------- image translation
 
 

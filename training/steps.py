@@ -245,6 +245,77 @@ def infogan_step(ctx: StepContext) -> Metrics:
     }
 
 
+# ----------------------------------------------------------------------------- StyleGAN
+
+
+def progressive_stage(step: int, resolutions: list[int], phase_steps: int, fade_steps: int) -> tuple[int, float]:
+    """(resolution, alpha) at 1-based ``step``: ProGAN's schedule, a function of the step alone
+    (so a run resumed mid-fade takes the same stages). phase_steps 0: the last resolution, no fade."""
+    if phase_steps <= 0:
+        return resolutions[-1], 1.0
+    k = min((step - 1) // phase_steps, len(resolutions) - 1)
+    local = step - 1 - k * phase_steps  # steps already taken at this resolution
+    alpha = 1.0 if k == 0 or fade_steps <= 0 else min(1.0, local / fade_steps)
+    return resolutions[k], alpha
+
+
+def real_at_stage(images: Tensor, resolution: int, alpha: float) -> Tensor:
+    """Reals as D sees them at a stage: box-downsampled to ``resolution``; while it fades in,
+    blended with their half-resolution version (ProGAN does the same to the reals)."""
+    x = torch.nn.functional.avg_pool2d(images, images.shape[-1] // resolution) if images.shape[-1] != resolution else images
+    if alpha < 1:
+        lower = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+        x = torch.lerp(lower, x, alpha)
+    return x  # (B, C, resolution, resolution)
+
+
+def mixed_styles(model: nn.Module, batch: int, mixing_prob: float, device: torch.device) -> Tensor:
+    """w for a training batch with style-mixing regularization (StyleGAN 3.1): with probability
+    ``mixing_prob`` a sample takes the layers from a random crossover on from a second z."""
+    z = torch.randn(batch, model.latent_dim, device=device)
+    ws = model.mapping(z, update_w_avg=True)  # (B, num_ws, w_dim); w_avg follows the batches' w
+    z2 = torch.randn(batch, model.latent_dim, device=device)
+    crossover = torch.randint(1, model.num_ws, (batch, 1), device=device)  # first layer taken from z2
+    mixing = torch.rand(batch, 1, device=device) < mixing_prob
+    if mixing_prob > 0:
+        ws2 = model.mapping(z2)
+        take = mixing & (torch.arange(model.num_ws, device=device)[None, :] >= crossover)  # (B, num_ws)
+        ws = torch.where(take[:, :, None], ws2, ws)
+    return ws
+
+
+def stylegan_step(ctx: StepContext) -> Metrics:
+    """StyleGAN: non-saturating loss with R1 on reals, at the progressive schedule's stage."""
+    model, r = ctx.model, ctx.recipe
+    resolution, alpha = progressive_stage(ctx.step, model.resolutions, r.phase_steps, r.fade_steps)
+    model.set_stage(resolution, alpha)
+    real = real_at_stage(ctx.next_batch()[0], resolution, alpha)  # (B, C, r, r)
+    ws = mixed_styles(model, real.shape[0], r.mixing_prob, ctx.device)
+    fake = model.synthesis(ws, noise_mode="random")  # (B, C, r, r)
+
+    # D: minimize softplus(D(G(z))) + softplus(-D(x)) + gamma/2 E||grad_x D(x)||^2
+    seen_real = ctx.d_view(real)
+    d_real, d_fake = model.discriminate(seen_real), model.discriminate(ctx.d_view(fake.detach()))
+    loss_d = ctx.loss.d_loss(d_real, d_fake)
+    penalty = L.r1_penalty(model.discriminate, seen_real, r.r1_gamma) if r.r1_gamma > 0 else torch.zeros((), device=ctx.device)
+    norm_d = update(ctx.optimizers["d"], loss_d + penalty, ctx.params("d"))
+
+    # G: minimize softplus(-D(G(z)))
+    with ctx.frozen("d"):
+        loss_g = ctx.loss.g_loss(model.discriminate(ctx.d_view(fake)))
+        norm_g = update(ctx.optimizers["g"], loss_g, ctx.params("g"))
+    return {
+        "loss_g": loss_g.detach(),
+        "loss_d": (loss_d + penalty).detach(),
+        "r1": penalty.detach(),
+        **d_readout(ctx, d_real, d_fake),
+        "resolution": torch.tensor(float(resolution)),
+        "alpha": torch.tensor(float(alpha)),
+        "grad_norm_g": norm_g,
+        "grad_norm_d": norm_d,
+    }
+
+
 # ----------------------------------------------------------------------------- classifier
 
 
@@ -348,6 +419,7 @@ STEPS: dict[str, StepFn] = {
     "attributes": multilabel_step,
     "pix2pix": pix2pix_step,
     "cyclegan": cyclegan_step,
+    "stylegan": stylegan_step,
 }
 
 # Which child modules each optimizer trains; every other child with parameters goes to "d"
@@ -361,6 +433,7 @@ GENERATOR_CHILDREN: dict[str, tuple[str, ...]] = {
     "infogan": ("generator",),
     "pix2pix": ("generator",),
     "cyclegan": ("generator_ab", "generator_ba"),
+    "stylegan": ("mapping_network", "synthesis_network"),
 }
 
 

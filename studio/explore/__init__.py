@@ -6,11 +6,13 @@
     truncation.py      the truncation trick and its diversity trade-off (the truncation page)
     editing.py         classifier-guided feature editing: gradient and InterFaceGAN directions (its own
                        import: ``from studio.explore import editing``; it needs scikit-learn)
+    mixing.py          StyleGAN: the style-mixing matrix, truncation in W, stochastic variation, recipes
 
-Style mixing belongs here too. Images are drawn through
+Images are drawn through
 ``studio.accel.generate_fast``, the display path. Both UIs call these functions.
 """
 
+from studio.explore import mixing
 from studio.explore.interpolation import METHODS, Walk, candidates, walk
 from studio.explore.sampling import (Z_SPACE_TASKS, class_names, latent_page_problem, samples, seed_latents,
                                      set_interactive_threads)
@@ -18,6 +20,6 @@ from studio.explore.truncation import SWEEP_THRESHOLDS, SweepColumn, mean_pairwi
 
 __all__ = [
     "METHODS", "SWEEP_THRESHOLDS", "Z_SPACE_TASKS", "SweepColumn", "Walk", "candidates", "class_names",
-    "latent_page_problem", "mean_pairwise_distance", "samples", "seed_latents", "set_interactive_threads",
+    "latent_page_problem", "mean_pairwise_distance", "mixing", "samples", "seed_latents", "set_interactive_threads",
     "truncated", "truncation_sweep", "walk",
 ]

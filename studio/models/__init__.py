@@ -19,6 +19,7 @@ from studio.models.dcgan import DCGAN, ForeignDCGAN
 from studio.models.infogan import InfoGAN
 from studio.models.mlp import MLPGAN
 from studio.models.pix2pix import Pix2Pix
+from studio.models.stylegan import StyleGAN
 from studio.models.unet import UNet
 from studio.models.wgan import WGANGP
 
@@ -29,6 +30,7 @@ FAMILIES: dict[str, type[StudioModel]] = {
     "cgan": ConditionalGAN,
     "acgan": ACGAN,
     "infogan": InfoGAN,
+    "stylegan": StyleGAN,
     "classifier": DigitClassifier,
     "attributes": AttributeClassifier,
     # translation families
@@ -77,6 +79,7 @@ __all__ = [
     "InfoGAN",
     "ShapeError",
     "StudioModel",
+    "StyleGAN",
     "build",
     "check_shape",
 ]

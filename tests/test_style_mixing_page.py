@@ -1,0 +1,145 @@
+"""The style-mixing page (AppTest), W truncation on the truncation page, and /style_mix in process."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from support import RecordingStorage, isolate_studio
+
+from studio import api, checkpoints
+from studio.errors import CheckpointError, DataError
+from studio.explore import mixing
+from studio.models import DCGAN, StyleGAN
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+PAGE = "app_pages/5_Style_mixing.py"
+TRUNCATION = "app_pages/2_Truncation_trick.py"
+
+
+@pytest.fixture
+def stylegan_env(tmp_path, monkeypatch):
+    """A zoo with a tiny (untrained) StyleGAN at 16 px and a tiny DCGAN."""
+    torch.manual_seed(0)
+    model = StyleGAN(latent_dim=8, w_dim=8, mapping_layers=2, image_size=16, channels=1, width=8, disc_width=8).eval()
+    with torch.no_grad():
+        model.w_avg.normal_()
+        for layer in model.synthesis_network.layers:
+            layer.noise_strength.fill_(0.5)
+    root = tmp_path / "zoo"
+    checkpoints.save(model, root / "tiny-stylegan", metadata={"title": "Tiny stylegan", "dataset": "mnist"})
+    checkpoints.save(DCGAN(latent_dim=8, image_size=28, channels=1, width=4).eval(), root / "tiny-dcgan",
+                     metadata={"title": "Tiny dcgan", "dataset": "mnist"})
+    zoo_file = root / "zoo.toml"
+    zoo_file.write_text("".join(
+        f'[[checkpoint]]\nname = "tiny-{name}"\ntitle = "Tiny {name}"\nfamily = "{name}"\n'
+        f'task = "unconditional"\nsource = "tiny-{name}"\ndataset = "mnist"\nlicense = "MIT"\n\n'
+        for name in ("stylegan", "dcgan")))
+    isolate_studio(monkeypatch, tmp_path, zoo_file)
+    monkeypatch.setenv("GAN_STUDIO_THREADS", str(torch.get_num_threads()))
+    return model
+
+
+def start(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def pixels(at: AppTest, index: int) -> np.ndarray:
+    url = at.image[index].value[0]
+    file_id = url.rsplit("/", 1)[1].split(".")[0]
+    return np.asarray(Image.open(io.BytesIO(RecordingStorage.files[file_id])))
+
+
+def shrink(shown: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A displayed (scaled-up, pixelated) grayscale image back at the grid's size."""
+    image = Image.fromarray(shown.squeeze()).resize((grid.shape[1], grid.shape[0]), Image.NEAREST)
+    return np.asarray(image).reshape(grid.shape[:2])
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_page_draws_the_matrix_and_the_crossover_changes_it(stylegan_env):
+    at = start({"checkpoint": "tiny-stylegan"})
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    # matrix, W truncation, z truncation, 16 noise draws, std map
+    assert len(at.image) == 5
+    coarse = pixels(at, 0)
+    caption = at.image[0].captions[0]
+    assert "layers [0, 1, 2, 3]" in caption and "4x4, 8x8" in caption
+    at.segmented_control(key="mix_crossover").set_value("fine").run()
+    no_exception(at)
+    assert "layers [4, 5]" in at.image[0].captions[0]
+    assert not np.array_equal(coarse, pixels(at, 0))
+    assert at.query_params["crossover"] == "fine"
+    at.text_input(key="mix_columns").set_value("0,1,x").run()  # a bad seed list: an error, no crash
+    no_exception(at)
+    assert "Seeds" in at.error[0].value
+
+
+def test_a_link_reproduces_the_matrix_and_the_recipe_json_matches_it(stylegan_env):
+    query = {"checkpoint": "tiny-stylegan", "rows": "3,4", "columns": "5", "crossover": "custom", "resolutions": "16",
+             "psi": "0.5", "cutoff": "2", "noise_mode": "random", "noise_seed": "7"}
+    at = start(query)
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    shown = pixels(at, 0)
+    recipe = mixing.MixRecipe("tiny-stylegan", mixing.weights_hash(stylegan_env), [3, 4], [5], [16], psi=0.5, cutoff=2,
+                              noise_mode="random", noise_seed=7)
+    grid = mixing.render_recipe(stylegan_env, recipe).grid()
+    assert np.array_equal(shrink(shown, grid), grid[..., 0])
+    assert "layers [4, 5]" in at.image[0].captions[0]
+
+
+def test_w_truncation_controls_appear_on_the_truncation_page_for_a_stylegan(stylegan_env):
+    at = start({"checkpoint": "tiny-stylegan"})
+    at.switch_page(TRUNCATION).run()
+    no_exception(at)
+    w_grid_index = len(at.image) - 2
+    before = pixels(at, w_grid_index)
+    assert "w space" in at.image[w_grid_index].captions[0] and "z space" in at.image[-1].captions[0]
+    at.slider(key="trunc_psi").set_value(0.0).run()
+    no_exception(at)
+    average = pixels(at, w_grid_index)
+    assert not np.array_equal(before, average)
+    from studio import imaging
+
+    expected = imaging.grid(mixing.w_truncated(stylegan_env, 0, 0.0, None, n=16), nrow=4)  # 16 average images
+    assert np.array_equal(shrink(average, expected), expected[..., 0])
+    assert np.array_equal(expected[2:18, 2:18], expected[20:36, 20:36])
+
+
+def test_a_dcgan_gets_an_explanation_not_a_matrix(stylegan_env):
+    at = start({"checkpoint": "tiny-dcgan"})
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    assert "needs a StyleGAN" in at.info[0].value and not at.image
+
+
+def test_style_mix_endpoint_in_process(stylegan_env):
+    out = api.style_mix("tiny-stylegan", "0, 1", "2", "coarse", psi=1.0, cutoff=None)
+    assert np.array_equal(out.grid, mixing.mixing_matrix(stylegan_env, [0, 1], [2], (4, 8)).grid())
+    again = api.style_mix_recipe(out.recipe)
+    assert np.array_equal(again.grid, out.grid)
+    assert json.loads(out.recipe)["resolutions"] == [4, 8]
+    assert np.array_equal(api.style_mix("tiny-stylegan", "0, 1", "2", "4, 8").grid, out.grid)
+    with pytest.raises(DataError, match="no layers at"):
+        api.style_mix("tiny-stylegan", "0", "1", "32")
+    with pytest.raises(DataError, match="psi must be"):
+        api.style_mix("tiny-stylegan", "0", "1", "fine", psi="lots")
+    with pytest.raises(DataError, match="1 to 8 row seeds"):
+        api.style_mix("tiny-stylegan", "", "1")
+    with pytest.raises(DataError, match="needs a StyleGAN"):
+        api.style_mix("tiny-dcgan")
+    with pytest.raises(CheckpointError, match="unknown model"):
+        api.style_mix("/etc/passwd")
