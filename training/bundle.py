@@ -5,6 +5,7 @@
     python -m training.bundle mnist-wgangp
     python -m training.bundle mnist-cgan
     python -m training.bundle maps-pix2pix
+    python -m training.bundle maps-unet
     python -m training.bundle horse-zebra-classifier   # before horse2zebra-cyclegan: it judges it
     python -m training.bundle horse2zebra-cyclegan
 
@@ -23,7 +24,9 @@ writes one of the run's checkpoints to ``checkpoints/<NAME>/`` (config.json with
   least 85% of the pixels of held-out map tiles with the right map class; the CycleGAN's translated
   horses must be called zebras (and its zebras horses) at least 85% of the time by the bundled
   horse-zebra-classifier. Checkpoints are chosen on a separate validation set (seed 0) and the
-  metrics reported on the test set (seed 1).
+  metrics reported on the test set (seed 1);
+- the segmentation U-Net, the same way on held-out map tiles: mean IoU over the 8 map classes at
+  least 0.7 (per-class IoU in the card).
 
 A bundle that does not pass is not written (exit code 1).
 """
@@ -180,6 +183,25 @@ def _coverage_score(m: dict) -> float:  # closest to uniform: the largest deviat
     return -max(abs(f - 0.1) for f in m["class_fractions"])
 
 
+def measure_segmentation(model, checkpoints: Path, seed: int) -> dict:
+    """Per-class IoU of the U-Net's classes against the exact map classes of held-out test tiles
+    (the same selection / report tiles as measure_maps), from one confusion matrix over all pixels."""
+    from studio.apply.segmentation import confusion, segmentation_report
+    from studio.data.maps import MAP_CLASSES, MapsSegmentation
+
+    tiles = MapsSegmentation(n=48 if seed == SELECT_SEED else 200, image_size=model.image_size, split="test",
+                             seed=1 if seed == SELECT_SEED else 0, cache=False)
+    matrix = np.zeros((len(MAP_CLASSES), len(MAP_CLASSES)), dtype=np.int64)
+    model.eval()
+    for start in range(0, len(tiles), 16):
+        pairs = [tiles[i] for i in range(start, min(start + 16, len(tiles)))]
+        predicted = model.segment(torch.stack([p[0] for p in pairs]))
+        matrix += confusion(predicted, torch.stack([p[1] for p in pairs]), len(MAP_CLASSES))
+    report = segmentation_report(matrix, MAP_CLASSES)
+    return {"mean_iou": report["mean_iou"], "pixel_accuracy": report["pixel_accuracy"], "tiles": len(tiles),
+            "class_iou": {k: round(v, 4) for k, v in report["class_iou"].items()}}
+
+
 COVERAGE_BAR = "all 10 digits appear, each between 5% and 15% of 1,000 samples (bundled mnist-classifier)"
 DIGITS = {"class_names": [str(d) for d in range(10)]}
 BUNDLES: dict[str, Bundle] = {
@@ -198,6 +220,11 @@ BUNDLES: dict[str, Bundle] = {
                            lambda m: m["pixel_class_accuracy"] >= 0.85, lambda m: m["pixel_class_accuracy"],
                            ">= 85% of the pixels of held-out map tiles get the right map class (nearest map colour)",
                            extra={"domains": ["satellite photo", "map"], "directions": ["a2b"]}),
+    "maps-unet": Bundle("maps-unet", "Satellite tile segmentation, U-Net", measure_segmentation,
+                        lambda m: m["mean_iou"] >= 0.7, lambda m: m["mean_iou"],
+                        "mean IoU >= 0.7 over the 8 map classes on held-out tiles",
+                        extra={"class_names": ["background", "park", "water", "building", "rail", "road_outline",
+                                               "road_minor", "road_major"]}),
     "horse-zebra-classifier": Bundle("horse-zebra-classifier", "Horse or zebra silhouette classifier",
                                      measure_horse_zebra_classifier, lambda m: m["heldout_accuracy"] >= 0.9,
                                      lambda m: m["heldout_accuracy"],
@@ -225,6 +252,13 @@ def sample_grid(model) -> np.ndarray | None:
             satellite = torch.stack([tiles[i][0] for i in range(6)])
             truth = torch.stack([tiles[i][1] for i in range(6)])
             return grid(torch.cat([satellite, model.translate(satellite).clamp(-1, 1), truth]), nrow=6)
+        if getattr(model, "family", "") == "unet":
+            from studio.data.maps import MapsSegmentation
+            from training.loop import segmentation_rows
+
+            tiles = MapsSegmentation(n=8, image_size=model.image_size, split="test", seed=0)
+            return grid(segmentation_rows(model, torch.stack([tiles[i][0] for i in range(8)]),
+                                          torch.stack([tiles[i][1] for i in range(8)])), nrow=8)
         if getattr(model, "family", "") == "cyclegan":
             from studio.data.translation import HorseZebra
 
@@ -241,6 +275,8 @@ def sample_grid(model) -> np.ndarray | None:
 
 SAMPLES_CAPTION = {
     "pix2pix": "samples.png: held-out satellite tiles (top), the model's maps (middle), the true maps (bottom).",
+    "unet": "samples.png: held-out satellite tiles (top), the U-Net's classes (middle), the true classes (bottom), "
+            "in the map palette.",
     "cyclegan": "samples.png: test horses, their zebra translations, test zebras, their horse translations (rows).",
 }
 
@@ -272,6 +308,10 @@ def describe(bundle: Bundle, recipe, step: int, metrics: dict, elapsed: float, c
     if "class_accuracy" in metrics:
         shown = ", ".join(f"{name} {100 * f:.1f}%" for name, f in metrics["class_accuracy"].items())
         lines.append(f"Per map class, share of its pixels coloured right on {metrics['tiles']} test tiles: {shown}.")
+    if "class_iou" in metrics:
+        shown = ", ".join(f"{name} {v:.3f}" for name, v in metrics["class_iou"].items())
+        lines.append(f"IoU per map class on {metrics['tiles']} held-out test tiles (mean {metrics['mean_iou']:.3f}, "
+                     f"pixel accuracy {100 * metrics['pixel_accuracy']:.1f}%): {shown}.")
     if recipe.family in SAMPLES_CAPTION:
         lines.append(SAMPLES_CAPTION[recipe.family])
     return "\n\n".join(lines)
@@ -379,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # translation bundles ship their generators only: the discriminators are for training
     target = save(model.cpu().eval(), out / args.name, metadata=metadata, samples=sample_grid(model),
-                  inference_only=recipe.family in SAMPLES_CAPTION)
+                  inference_only=recipe.family in ("pix2pix", "cyclegan"))
     size = sum(p.stat().st_size for p in target.iterdir()) / 2**20
     print(f"wrote {target} ({size:.1f} MB) from {run_dir} step {step}: {numbers}")
     return 0
