@@ -15,11 +15,11 @@ trained and scored. The training loops are small and self-contained (plain torch
 ``studio`` rooms do not import ``training/`` (only ``studio.live`` launches engine runs).
 """
 
-from studio.apply.augmentation import AUGMENT_CONDITIONS, augmentation_chart, run_augmentation
+from studio.apply.augmentation import AUGMENT_CONDITIONS, augmentation_chart, augmentation_verdict, run_augmentation
 from studio.apply.fewshot import interval, few_labels, train_classifier, accuracy
 from studio.apply.jobs import Job, get_job, start_job
 from studio.apply.segmentation import confusion, iou_from_confusion, segment_tile, segmentation_report
-from studio.apply.transfer import TRANSFER_CONDITIONS, DiscriminatorFeatures, run_transfer, transfer_chart
+from studio.apply.transfer import TRANSFER_CONDITIONS, DiscriminatorFeatures, run_transfer, transfer_chart, transfer_verdict
 
 __all__ = [
     "AUGMENT_CONDITIONS",
@@ -28,6 +28,7 @@ __all__ = [
     "Job",
     "accuracy",
     "augmentation_chart",
+    "augmentation_verdict",
     "confusion",
     "few_labels",
     "get_job",
@@ -40,4 +41,5 @@ __all__ = [
     "start_job",
     "train_classifier",
     "transfer_chart",
+    "transfer_verdict",
 ]

@@ -28,7 +28,7 @@ from studio.apply.fewshot import (MAX_K, ProgressFn, accuracy, digits, few_label
 from studio.errors import DataError
 
 AUGMENT_CONDITIONS = ("real", "classic", "cgan", "both")
-DEFAULTS = {"ks": (10,), "seeds": 3, "ratio": 1.0, "steps": 150, "batch_size": 32, "width": 16, "pool": 100}
+DEFAULTS = {"ks": (10,), "seeds": 3, "ratio": 1.0, "steps": 120, "batch_size": 32, "width": 16, "pool": 100}
 
 
 @torch.no_grad()
@@ -128,3 +128,26 @@ def accuracy_chart(summary: list[dict], key: str, labels: dict, title: str, refe
 def augmentation_chart(result: dict):
     return accuracy_chart(result["summary"], "condition", LABELS,
                           f"Classifier accuracy, {result['settings']['seeds']} seeds, 95% intervals")
+
+
+def verdict(summary: list[dict], key: str, baseline: str, labels: dict) -> str:
+    """Markdown: per K, each condition's mean accuracy and 95% interval, and its gain over ``baseline``."""
+    lines = []
+    for k in sorted({r["k"] for r in summary}):
+        at_k = {r[key]: r for r in summary if r["k"] == k}
+        base = at_k.get(baseline)
+        parts = []
+        for name, label in labels.items():
+            r = at_k.get(name)
+            if r is None:
+                continue
+            text = f"{label} **{100 * r['mean']:.1f}%** ± {100 * r['half_width']:.1f}"
+            if base is not None and name != baseline:
+                text += f" ({100 * (r['mean'] - base['mean']):+.1f} points)"
+            parts.append(text)
+        lines.append(f"- K = {k} per class: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def augmentation_verdict(result: dict) -> str:
+    return verdict(result["summary"], "condition", "real", LABELS)

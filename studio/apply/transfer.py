@@ -148,3 +148,12 @@ def transfer_chart(result: dict):
     return accuracy_chart(result["summary"], "condition", LABELS,
                           f"Few labels: discriminator features vs from scratch ({result['settings']['seeds']} seeds, 95% intervals)",
                           reference=result.get("reference"))
+
+
+def transfer_verdict(result: dict) -> str:
+    from studio.apply.augmentation import verdict
+
+    text = verdict(result["summary"], "condition", "scratch", LABELS)
+    if result.get("reference") is not None:
+        text += f"\n- bundled mnist-classifier (about 400 labels per class): **{100 * result['reference']:.1f}%**"
+    return text
