@@ -200,7 +200,7 @@ def apply_tabs() -> dict:
                             c["tr_third"] = gr.Dropdown(["mnist-dcgan", "mnist-wgangp"], value="mnist-dcgan",
                                                         label="Discriminator of")
                     c[f"{kind}_steps"] = gr.Number(label="Training steps per classifier (10-300)", precision=0,
-                                                   value=120 if kind == "aug" else 150, minimum=10, maximum=300)
+                                                   value=80 if kind == "aug" else 150, minimum=10, maximum=300)
                     c[f"{kind}_button"] = gr.Button("Run (background; press again to see progress)",
                                                     variant="primary")
                     c[f"{kind}_outputs"] = [gr.JSON(label="Status and numbers"), gr.Plot(label="Accuracy against K"),

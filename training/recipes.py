@@ -279,7 +279,8 @@ RECIPES: dict[str, Recipe] = {
             model={"width": 16, "depth": 3},
             data_count=3000,
             pair_augment=True,
-            steps=2500,
+            # 1,000 steps (16 min on 2 shared cores): mean IoU 0.759 on 200 held-out tiles
+            steps=1000,
             batch_size=16,
             threads=1,  # on 2 shared cores one thread ran 0.7 s/step where two ran 5.9 s/step
             lr=2e-3,

@@ -28,7 +28,7 @@ from studio.apply.fewshot import (MAX_K, ProgressFn, accuracy, digits, few_label
 from studio.errors import DataError
 
 AUGMENT_CONDITIONS = ("real", "classic", "cgan", "both")
-DEFAULTS = {"ks": (10,), "seeds": 3, "ratio": 1.0, "steps": 120, "batch_size": 32, "width": 16, "pool": 100}
+DEFAULTS = {"ks": (10,), "seeds": 3, "ratio": 1.0, "steps": 80, "batch_size": 32, "width": 16, "pool": 100}
 
 
 @torch.no_grad()
