@@ -74,7 +74,7 @@ def segment_tile(unet, seed: int, pix2pix=None) -> dict:
         pix2pix.eval()
         made = pix2pix.translate(x[None].to(pix2pix.device)).clamp(-1, 1)[0].cpu()
         classes = torch.from_numpy(map_classes(made.numpy()))
-        out["pix2pix"] = to_uint8(made)
+        out["pix2pix"] = to_uint8(made[None])[0]
         out["pix2pix_classes"] = class_colours(classes)
         out["pix2pix_report"] = segmentation_report(confusion(classes, big_truth, k), MAP_CLASSES)
     return out
