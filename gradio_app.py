@@ -7,7 +7,7 @@ the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's
 
 Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
 default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
-/train_start, /train_status, /train_stop, /train_resume. Heavy work runs one at a time, light
+/train_start, /train_status, /train_stop, /train_resume, /segment, /augment, /transfer. Heavy work runs one at a time, light
 work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
 """
 
@@ -238,6 +238,68 @@ def feature_tabs(edit_choices: list[str]) -> None:
                       [bias_table, bias_chart, bias_note, bias_fairness, bias_fair_chart], api_name="bias_audit", **HEAVY)
 
 
+# ----------------------------------------------------------------------------- applying GANs (issue 17)
+
+
+@studio_errors
+def segment(tile=0):
+    shown_tile = api.segment(tile)
+    scores = {"unet": shown_tile["unet"], "pix2pix": shown_tile.get("pix2pix_report")}
+    return (shown_tile["satellite"], shown_tile["truth"], shown_tile["predicted"], shown_tile.get("pix2pix"),
+            scores)
+
+
+@studio_errors
+def augment(ks="10", seeds=1, ratio=1.0, steps=None, wait_s=120):
+    result = api.augment(ks, seeds, ratio, steps, wait_s)
+    return result, api.experiment_chart(result), result.get("verdict", result["message"])
+
+
+@studio_errors
+def transfer(ks="10", seeds=1, source="mnist-dcgan", steps=None, wait_s=120):
+    result = api.transfer(ks, seeds, source, steps, wait_s)
+    return result, api.experiment_chart(result), result.get("verdict", result["message"])
+
+
+def apply_tabs() -> dict:
+    """The Segmentation, GAN augmentation and Discriminator transfer tabs (inside the Tabs)."""
+    c = {}
+    with gr.Tab("Segmentation", id="segmentation"):
+        with gr.Row():
+            with gr.Column():
+                c["seg_tile"] = gr.Number(label="Held-out tile", value=0, precision=0, minimum=0, maximum=999)
+                c["seg_button"] = gr.Button("Segment", variant="primary")
+                with gr.Row(elem_classes="pixels"):
+                    c["seg_outputs"] = [gr.Image(label=label, format="png", interactive=False) for label in
+                                        ("Satellite tile", "True classes", "U-Net classes", "pix2pix map")]
+                c["seg_outputs"].append(gr.JSON(label="IoU per class (U-Net, pix2pix)"))
+            with gr.Column():
+                idea(ideas.SEGMENTATION)
+    for kind, title, text in (("aug", "GAN augmentation", ideas.AUGMENTATION),
+                              ("tr", "Discriminator transfer", ideas.TRANSFER)):
+        with gr.Tab(title, id="augmentation" if kind == "aug" else "transfer"):
+            with gr.Row():
+                with gr.Column():
+                    with gr.Row():
+                        c[f"{kind}_ks"] = gr.Textbox(label="K per class (10, 50, 100; comma separated)", value="10")
+                        c[f"{kind}_seeds"] = gr.Slider(1, 5, value=3, step=1, label="Seeds")
+                        if kind == "aug":
+                            c["aug_third"] = gr.Dropdown([0.25, 0.5, 1.0, 2.0, 4.0], value=1.0,
+                                                         label="Generated digits per real one")
+                        else:
+                            c["tr_third"] = gr.Dropdown(["mnist-dcgan", "mnist-wgangp"], value="mnist-dcgan",
+                                                        label="Discriminator of")
+                    c[f"{kind}_steps"] = gr.Number(label="Training steps per classifier (10-300)", precision=0,
+                                                   value=80 if kind == "aug" else 150, minimum=10, maximum=300)
+                    c[f"{kind}_button"] = gr.Button("Run (background; press again to see progress)",
+                                                    variant="primary")
+                    c[f"{kind}_outputs"] = [gr.JSON(label="Status and numbers"), gr.Plot(label="Accuracy against K"),
+                                            gr.Markdown()]
+                with gr.Column():
+                    idea(text)
+    return c
+
+
 # ----------------------------------------------------------------------------- layout
 
 
@@ -420,6 +482,8 @@ def build() -> gr.Blocks:
                     with gr.Column():
                         idea(ideas.STYLE_MIXING)
 
+            applied = apply_tabs()
+
         load_button.click(load, [zoo_model, zoo_file], [zoo_source, zoo_card, zoo_samples], api_name="load", **HEAVY
                           ).success(route, zoo_source, [gen_model, walk_model, trunc_model, tr_model],
                                     api_visibility="private", **LIGHT)
@@ -440,6 +504,13 @@ def build() -> gr.Blocks:
         resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
         mix_button.click(style_mix, [mix_model, mix_rows, mix_columns, mix_crossover, mix_psi, mix_cutoff, mix_noise,
                                      mix_noise_seed], [mix_grid, mix_recipe, mix_note], api_name="style_mix", **HEAVY)
+
+        applied["seg_button"].click(segment, applied["seg_tile"], applied["seg_outputs"], api_name="segment", **LIGHT)
+        for kind, fn in (("aug", augment), ("tr", transfer)):
+            applied[f"{kind}_button"].click(fn, [applied[f"{kind}_ks"], applied[f"{kind}_seeds"], applied[f"{kind}_third"],
+                                             applied[f"{kind}_steps"]],
+                                            applied[f"{kind}_outputs"], api_name="augment" if kind == "aug" else "transfer",
+                                            **LIGHT)
     return demo
 
 

@@ -7,6 +7,7 @@ One room per capability (each package's docstring says what it owns):
     explore/      latent walks, truncation              audit/       judging samples
     translate/    image-to-image translation            live/        training runs from a UI
     accel/        fast display paths (one small interface)
+    apply/        GANs applied: augmentation, discriminator transfer, segmentation scores
     imaging.py, charts.py, training_charts.py, errors.py: shared by all rooms
     api.py: one function per HTTP endpoint of the Gradio app; ideas.py: each page's idea text
 

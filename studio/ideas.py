@@ -156,3 +156,48 @@ STYLE_MIXING = Idea(
         ("Huang & Belongie 2017, AdaIN", "https://arxiv.org/abs/1703.06868"),
     ),
 )
+
+SEGMENTATION = Idea(
+    "A **U-Net** (an encoder that halves the size, a decoder that doubles it back, skip connections "
+    "between levels of the same size) is trained with **supervised per-pixel labels**: every pixel of "
+    "the tile has one true class (park, water, building, road...) and the loss is the cross-entropy "
+    "of its predicted class. **pix2pix** uses a U-Net too, but as a *generator*: it draws a map "
+    "*image*, trained by an L1 term and by a discriminator that asks whether the map looks real. "
+    "A segmenter is scored by **IoU** per class (overlap over union of predicted and true pixels); "
+    "an adversarial image can look right while placing a road a pixel off, so its map, read back "
+    "into classes by the nearest palette colour, scores lower where classes meet.",
+    formula=r"\mathcal{L} = -\frac{1}{HW}\sum_{h,w}\log p_\theta(y_{hw}\mid x), \qquad "
+    r"\mathrm{IoU}_c = \frac{|\hat Y_c \cap Y_c|}{|\hat Y_c \cup Y_c|}",
+    papers=(
+        ("Ronneberger et al. 2015, U-Net", "https://arxiv.org/abs/1505.04597"),
+        ("Isola et al. 2017, pix2pix", "https://arxiv.org/abs/1611.07004"),
+    ),
+)
+
+AUGMENTATION = Idea(
+    "With only **K labelled digits per class**, a classifier overfits. Three ways to show it more: "
+    "classic augmentation (shift and rotate the real digits), samples of a **conditional GAN** "
+    "labelled with the digit it was asked for, or both. GAN samples help when the generator "
+    "knows more than the K digits (here it trained on all 5,000 digits, so this is an optimistic "
+    "setting) and when its samples are realistic and varied; they add little or hurt when the "
+    "classifier already has enough real data, when samples are off-class or collapse to a few "
+    "styles, and they are no privacy guarantee: a GAN can reproduce training images.",
+    formula=r"\min_\theta\; \mathbb{E}_{(x,y)\sim \mathrm{real}_K}[\ell(f_\theta(x), y)] + "
+    r"r\,\mathbb{E}_{z,\,y}[\ell(f_\theta(G(z, y)), y)]",
+    papers=(
+        ("Antoniou et al. 2017, Data Augmentation GANs", "https://arxiv.org/abs/1711.04340"),
+        ("Mirza & Osindero 2014, Conditional GANs", "https://arxiv.org/abs/1411.1784"),
+    ),
+)
+
+TRANSFER = Idea(
+    "A GAN's discriminator learned to tell digits from fakes **without labels**; its body's "
+    "features may already separate the classes. Freeze it, put a linear head on its features and "
+    "train only the head on K labels per class; compare with the same network trained from "
+    "scratch on the same labels, and with the bundled classifier trained on ~400 labels per class.",
+    formula=r"\hat y = \operatorname{softmax}(W\,\phi_D(x) + b), \quad \phi_D \text{ frozen}",
+    papers=(
+        ("Radford et al. 2016, DCGAN (sec. 5.1)", "https://arxiv.org/abs/1511.06434"),
+        ("Salimans et al. 2016, Improved Techniques for Training GANs", "https://arxiv.org/abs/1606.03498"),
+    ),
+)

@@ -5,6 +5,7 @@
     python -m training.bundle mnist-wgangp
     python -m training.bundle mnist-cgan
     python -m training.bundle maps-pix2pix
+    python -m training.bundle maps-unet
     python -m training.bundle horse-zebra-classifier   # before horse2zebra-cyclegan: it judges it
     python -m training.bundle horse2zebra-cyclegan
 
@@ -24,7 +25,10 @@ Choosing never looks at the numbers it reports:
   bundled classifier; the conditional one draws the digit asked for at least 95% of the time;
   pix2pix maps colour at least 85% of the pixels of held-out tiles with the right map class; the
   CycleGAN's translated horses are called zebras (and its zebras horses) at least 85% of the time
-  by the bundled horse-zebra-classifier.
+  by the bundled horse-zebra-classifier; the segmentation U-Net reaches a mean IoU of at least 0.7
+  over the 8 map classes of held-out tiles; the faces GAN matches each attribute's share of the
+  training data within 5 points and its hat-glasses correlation within 0.1, judged by the bundled
+  faces-attributes (at least 97% on every attribute); StyleGAN's mixes keep the coarse seed's digit.
 
 A bundle that misses its bar, on the selection set or on the report set, is not written (exit
 code 1), unless ``--below-bar``: then the best checkpoint on the selection set is written with a
@@ -325,6 +329,32 @@ def _faces_gan_summary(m: dict) -> str:
 FACES = {"class_names": ["hat", "glasses", "smiling", "beard", "dark_skin"], "attribution": (
     'Faces: remix of "Avataaars" (https://avataaars.com/) by Pablo Stanley, "Free for personal and commercial use", '
     "drawn with DiceBear (MIT) and resvg.")}
+
+
+def _segmentation_summary(m: dict) -> str:
+    return (f"On {m['tiles']} held-out test tiles its mean IoU over the 8 map classes is {m['mean_iou']:.3f}; "
+            f"{_percent(m['pixel_accuracy'])} of the pixels get the right class.")
+
+
+def measure_segmentation(model, checkpoints: Path, seed: int) -> dict:
+    """Per-class IoU of the U-Net's classes against the exact map classes of held-out test tiles
+    (the same selection / report tiles as measure_maps), from one confusion matrix over all pixels."""
+    from studio.apply.segmentation import confusion, segmentation_report
+    from studio.data.maps import MAP_CLASSES, MapsSegmentation
+
+    tiles = MapsSegmentation(n=48 if seed == SELECT_SEED else 200, image_size=model.image_size, split="test",
+                             seed=1 if seed == SELECT_SEED else 0, cache=False)
+    matrix = np.zeros((len(MAP_CLASSES), len(MAP_CLASSES)), dtype=np.int64)
+    model.eval()
+    for start in range(0, len(tiles), 16):
+        pairs = [tiles[i] for i in range(start, min(start + 16, len(tiles)))]
+        predicted = model.segment(torch.stack([p[0] for p in pairs]))
+        matrix += confusion(predicted, torch.stack([p[1] for p in pairs]), len(MAP_CLASSES))
+    report = segmentation_report(matrix, MAP_CLASSES)
+    return {"mean_iou": report["mean_iou"], "pixel_accuracy": report["pixel_accuracy"], "tiles": len(tiles),
+            "class_iou": {k: round(v, 4) for k, v in report["class_iou"].items()}}
+
+
 COVERAGE_BAR = "all 10 digits appear, each between 5% and 15% of 1,000 samples (bundled mnist-classifier)"
 COVERAGE_SCORE = "its worst digit's share closest to 10%"
 DIGITS = {"class_names": [str(d) for d in range(10)]}
@@ -352,6 +382,12 @@ BUNDLES: dict[str, Bundle] = {
                            _maps_summary, "48 held-out validation tiles, none of them a training or report tile",
                            "the most map pixels right",
                            extra={"domains": ["satellite photo", "map"], "directions": ["a2b"]}),
+    "maps-unet": Bundle("maps-unet", "Satellite tile segmentation, U-Net", measure_segmentation,
+                        lambda m: m["mean_iou"] >= 0.7, lambda m: m["mean_iou"],
+                        "mean IoU >= 0.7 over the 8 map classes on held-out tiles",
+                        _segmentation_summary, "48 held-out validation tiles, none of them a training or report tile", "the highest mean IoU",
+                        extra={"class_names": ["background", "park", "water", "building", "rail", "road_outline",
+                                               "road_minor", "road_major"]}),
     "horse-zebra-classifier": Bundle("horse-zebra-classifier", "Horse or zebra silhouette classifier",
                                      measure_horse_zebra_classifier, lambda m: m["heldout_accuracy"] >= 0.9,
                                      lambda m: m["heldout_accuracy"],
@@ -396,6 +432,13 @@ def sample_grid(model) -> np.ndarray | None:
             satellite = torch.stack([tiles[i][0] for i in range(6)])
             truth = torch.stack([tiles[i][1] for i in range(6)])
             return grid(torch.cat([satellite, model.translate(satellite).clamp(-1, 1), truth]), nrow=6)
+        if getattr(model, "family", "") == "unet":
+            from studio.data.maps import MapsSegmentation
+            from training.loop import segmentation_rows
+
+            tiles = MapsSegmentation(n=8, image_size=model.image_size, split="test", seed=0)
+            return grid(segmentation_rows(model, torch.stack([tiles[i][0] for i in range(8)]),
+                                          torch.stack([tiles[i][1] for i in range(8)])), nrow=8)
         if getattr(model, "family", "") == "cyclegan":
             from studio.data.translation import HorseZebra
 
@@ -412,6 +455,8 @@ def sample_grid(model) -> np.ndarray | None:
 
 SAMPLES_CAPTION = {
     "pix2pix": "samples.png: held-out satellite tiles (top), the model's maps (middle), the true maps (bottom).",
+    "unet": "samples.png: held-out satellite tiles (top), the U-Net's classes (middle), the true classes (bottom), "
+            "in the map palette.",
     "cyclegan": "samples.png: test horses, their zebra translations, test zebras, their horse translations (rows).",
 }
 
@@ -478,6 +523,11 @@ def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: st
         lines.append(bundle.extra["size_note"])
     if "attribution" in bundle.extra:
         lines.append(bundle.extra["attribution"])
+
+    if "class_iou" in metrics:
+        shown = ", ".join(f"{name} {v:.3f}" for name, v in metrics["class_iou"].items())
+        lines.append(f"IoU per map class on {metrics['tiles']} held-out test tiles (mean {metrics['mean_iou']:.3f}, "
+                     f"pixel accuracy {100 * metrics['pixel_accuracy']:.1f}%): {shown}.")
     if recipe.family in SAMPLES_CAPTION:
         lines.append(SAMPLES_CAPTION[recipe.family])
 
@@ -584,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # translation bundles ship their generators only: the discriminators are for training
     target = save(model.cpu().eval(), out / args.name, metadata=metadata, samples=sample_grid(model),
-                  inference_only=recipe.family in SAMPLES_CAPTION)
+                  inference_only=recipe.family in ("pix2pix", "cyclegan"))
     size = sum(p.stat().st_size for p in target.iterdir()) / 2**20
     print(f"wrote {target} ({size:.1f} MB) from {run_dir} step {choice.step}: {numbers}")
     return 0

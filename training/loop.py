@@ -113,6 +113,10 @@ def fixed_inputs(model: nn.Module, dataset: Dataset, count: int, seed: int) -> d
         z = model.sample_latent(count, seed)
         labels = torch.arange(count, device=z.device) % classes if classes else None
         return {"z": z, "labels": labels, "nrow": classes or int(math.ceil(math.sqrt(count)))}
+    if hasattr(model, "segment"):  # segmentation: images and their true classes
+        count = min(count, len(dataset))
+        pairs = [dataset[i] for i in range(count)]
+        return {"a": torch.stack([p[0] for p in pairs]), "classes": torch.stack([p[1] for p in pairs]), "nrow": count}
     if hasattr(model, "translate"):
         count = min(count, len(dataset))
         pairs = [dataset[i] for i in range(count)]
@@ -122,14 +126,27 @@ def fixed_inputs(model: nn.Module, dataset: Dataset, count: int, seed: int) -> d
 
 def draw_samples(model: nn.Module, fixed: dict, device: torch.device) -> torch.Tensor:
     """The grid's images (N, C, H, W): G(z); or rows input / output / target (pix2pix);
-    or rows a / G_ab(a) / b / G_ba(b) (CycleGAN)."""
+    or rows a / G_ab(a) / b / G_ba(b) (CycleGAN); or rows image / predicted classes / true classes (U-Net)."""
     if "z" in fixed:
         labels = None if fixed["labels"] is None else fixed["labels"].to(device)
         return model.generate(fixed["z"].to(device), labels)
+    if "classes" in fixed:
+        return segmentation_rows(model, fixed["a"].to(device), fixed["classes"])
     a, b = fixed["a"].to(device), fixed["b"].to(device)
     if model.family == "cyclegan":
         return torch.cat([a, model.translate(a, "a2b"), b, model.translate(b, "b2a")])
     return torch.cat([a, model.translate(a), b])
+
+
+def segmentation_rows(model: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """Images, the model's classes and the true classes, both drawn in the map palette, in [-1, 1]."""
+    from studio.data.maps import class_colours
+
+    def draw(ids: torch.Tensor) -> torch.Tensor:
+        tiles = np.stack([class_colours(k) for k in ids.cpu()])  # (B, H, W, 3) uint8
+        return torch.from_numpy(tiles).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(images.device)
+
+    return torch.cat([images.float(), draw(model.segment(images)), draw(classes)])
 
 
 # ----------------------------------------------------------------------------- trainer

@@ -264,6 +264,11 @@ def multilabel_loss(logits: Tensor, labels: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, labels.float())
 
 
+# U-Net segmentation: per-pixel cross-entropy -1/(N H W) sum log softmax(logits)[y], logits (B, K, H, W), y (B, H, W)
+def segmentation_loss(logits: Tensor, classes: Tensor) -> Tensor:
+    return F.cross_entropy(logits, classes)
+
+
 # InfoGAN: maximize the mutual-information lower bound E[log Q(c | G(z, c))]
 #    categorical code: cross-entropy; continuous codes: Gaussian NLL with unit variance = 1/2 MSE
 def info_loss(cat_logits: Tensor, cat: Tensor, cont_pred: Tensor | None, cont: Tensor | None, cont_weight: float = 1.0) -> Tensor:

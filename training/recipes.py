@@ -299,6 +299,31 @@ RECIPES: dict[str, Recipe] = {
             sample_count=8,
         ),
         Recipe(
+            name="maps-unet",
+            family="unet",
+            description="U-Net segmentation (Ronneberger et al. 2015): procedural satellite tiles -> the map's 8 "
+                        "classes per pixel, cross-entropy on exact labels, at 64 pixels",
+            dataset="maps-segmentation",
+            data_split="train",
+            # 64, not pix2pix's 128: the studio's machine is 2 shared cores; a tile at 64 keeps
+            # every class (roads 1-3 px wide) and a step costs a quarter
+            image_size=64,
+            channels=3,
+            # width 16, depth 3 (bottleneck 8x8): ~0.5M weights, a 2 MB bundle
+            model={"width": 16, "depth": 3},
+            data_count=3000,
+            pair_augment=True,
+            # 1,000 steps (16 min on 2 shared cores): mean IoU 0.759 on 200 held-out tiles
+            steps=1000,
+            batch_size=16,
+            threads=1,  # on 2 shared cores one thread ran 0.7 s/step where two ran 5.9 s/step
+            lr=2e-3,
+            beta1=0.9,
+            lr_decay=0.3,
+            sample_every=250,
+            sample_count=8,
+        ),
+        Recipe(
             name="horse2zebra-cyclegan",
             family="cyclegan",
             description="CycleGAN (Zhu et al. 2017): unpaired horse <-> zebra silhouettes (animal-mnist), LSGAN",

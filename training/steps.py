@@ -338,6 +338,18 @@ def multilabel_step(ctx: StepContext) -> Metrics:
     return {"loss": loss.detach(), "accuracy": accuracy, "grad_norm": norm}
 
 
+def segmentation_step(ctx: StepContext) -> Metrics:
+    """U-Net: per-pixel cross-entropy on (image, classes) pairs; pair_augment turns both alike."""
+    images, classes = ctx.next_batch()[:2]  # (B, C, H, W), (B, H, W) long
+    if ctx.recipe.pair_augment:
+        images, turned = L.square_symmetry(images, classes.unsqueeze(1).float())
+        classes = turned[:, 0].round().long()
+    logits = ctx.model(images)  # (B, K, H, W)
+    loss = L.segmentation_loss(logits, classes)
+    norm = update(ctx.optimizers["model"], loss, ctx.params("model"))
+    return {"loss": loss.detach(), "pixel_accuracy": (logits.detach().argmax(1) == classes).float().mean(), "grad_norm": norm}
+
+
 # ----------------------------------------------------------------------------- translation
 
 
@@ -417,6 +429,7 @@ STEPS: dict[str, StepFn] = {
     "infogan": infogan_step,
     "classifier": classifier_step,
     "attributes": multilabel_step,
+    "unet": segmentation_step,
     "pix2pix": pix2pix_step,
     "cyclegan": cyclegan_step,
     "stylegan": stylegan_step,

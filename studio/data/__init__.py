@@ -18,7 +18,7 @@ from studio.errors import DataError
 
 # Paired / unpaired translation datasets (studio/data/maps.py, studio/data/translation.py):
 # their imports go here, and their entries into DATASETS below.
-from studio.data.maps import MAP_CLASSES, MAP_PALETTE, MapsDataset, map_classes, maps_pair
+from studio.data.maps import MAP_CLASSES, MAP_PALETTE, MapsDataset, MapsSegmentation, class_colours, map_classes, maps_pair
 from studio.data.translation import HorseZebra, PairedFolder, UnpairedFolders
 
 # Cartoon faces with exact attributes (studio/data/faces.py)
@@ -30,6 +30,7 @@ DATASETS: dict[str, Callable[..., ImageTensorDataset]] = {
     "folder": image_folder,
     # maps / translation entries go here
     "maps": MapsDataset,
+    "maps-segmentation": MapsSegmentation,
     "horse2zebra": HorseZebra,
     "paired_folder": PairedFolder,
     "unpaired_folders": UnpairedFolders,
@@ -66,6 +67,8 @@ __all__ = [
     "MAP_PALETTE",
     "HorseZebra",
     "MapsDataset",
+    "MapsSegmentation",
+    "class_colours",
     "PairedFolder",
     "UnpairedFolders",
     "map_classes",

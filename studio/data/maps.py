@@ -22,7 +22,7 @@ from studio.data.maps_photo import _render_photo
 from studio.data.maps_scene import _PALETTE, MAP_CLASSES, MAP_PALETTE, _layout, _render_map
 from studio.errors import DataError
 
-__all__ = ["MAP_CLASSES", "MAP_PALETTE", "MapsDataset", "map_classes", "maps_pair"]
+__all__ = ["MAP_CLASSES", "MAP_PALETTE", "MapsDataset", "MapsSegmentation", "class_colours", "map_classes", "maps_pair"]
 
 
 def maps_pair(seed: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -102,3 +102,31 @@ class MapsDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         satellite, map_tile = self.pair(index)
         return _to_tensor(satellite), _to_tensor(map_tile)
+
+
+def class_colours(classes: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(H, W) class ids -> the uint8 (H, W, 3) map tile that draws them in ``MAP_PALETTE``.
+
+    Ids outside 0..len(MAP_CLASSES)-1 raise DataError."""
+    ids = np.asarray(classes.detach().cpu() if isinstance(classes, torch.Tensor) else classes)
+    if ids.size and (ids.min() < 0 or ids.max() >= len(MAP_CLASSES)):
+        raise DataError(f"class_colours: class ids must be 0..{len(MAP_CLASSES) - 1}, got {ids.min()}..{ids.max()}")
+    return _PALETTE[ids.astype(np.int64)]
+
+
+class MapsSegmentation(MapsDataset):
+    """The same tiles as ``MapsDataset`` for segmentation: (satellite (3, S, S) in [-1, 1], classes (S, S) int64).
+
+    The classes are ``map_classes`` of the exact map tile, so the labels are exact: every pixel of
+    the map is one palette colour. ``classes`` names the K = 8 map classes (a U-Net's output size).
+    """
+
+    def __init__(self, n: int = 1000, image_size: int = 256, split: str = "train", seed: int = 0, *,
+                 cache: bool = True):
+        super().__init__(n, image_size, split, seed, cache=cache)
+        self.name, self.domains = f"maps-segmentation:{split}", ("satellite", "classes")
+        self.classes = list(MAP_CLASSES)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        satellite, map_tile = self.pair(index)
+        return _to_tensor(satellite), torch.from_numpy(map_classes(map_tile))
