@@ -204,7 +204,8 @@ def feature_tabs(edit_choices: list[str]) -> None:
                 ed_button = gr.Button("Edit", variant="primary")
                 with gr.Row():
                     ed_before = gr.Image(label="Before", format="png", interactive=False, elem_classes="pixels", height=160)
-                    ed_after = gr.Image(label="After", format="png", interactive=False, elem_classes="pixels", height=160)
+                    ed_after = gr.Image(label="After", format="png", interactive=False, elem_classes="pixels", height=160,
+                                        elem_id="ed-after")
                 ed_strip = gr.Image(label="Trajectory (one row per seed)", format="png", interactive=False,
                                     elem_classes="pixels")
                 ed_gif = gr.File(label="Trajectory GIF")
@@ -224,7 +225,8 @@ def feature_tabs(edit_choices: list[str]) -> None:
                     bias_fair = gr.Checkbox(label="Fairness study (a few minutes the first time; then cached)", value=False)
                 bias_button = gr.Button("Audit", variant="primary")
                 bias_table = gr.Dataframe(headers=["attribute", "covariance", "slope", "GAN samples correlation",
-                                                   "true (world) correlation"], label="Associations, strongest first")
+                                                   "true (world) correlation"], label="Associations, strongest first",
+                                          elem_id="bias-table")
                 bias_chart = gr.Plot(label="The strongest association")
                 bias_note = gr.Markdown()
                 bias_fairness = gr.JSON(label="Smiling classifier by skin group: value, [95% interval]")
@@ -270,8 +272,9 @@ def apply_tabs() -> dict:
                 c["seg_tile"] = gr.Number(label="Held-out tile", value=0, precision=0, minimum=0, maximum=999)
                 c["seg_button"] = gr.Button("Segment", variant="primary")
                 with gr.Row(elem_classes="pixels"):
-                    c["seg_outputs"] = [gr.Image(label=label, format="png", interactive=False) for label in
-                                        ("Satellite tile", "True classes", "U-Net classes", "pix2pix map")]
+                    c["seg_outputs"] = [gr.Image(label=label, format="png", interactive=False,
+                                                 elem_id=f"seg-{label.split()[0].lower()}")
+                                        for label in ("Satellite tile", "True classes", "U-Net classes", "pix2pix map")]
                 c["seg_outputs"].append(gr.JSON(label="IoU per class (U-Net, pix2pix)"))
             with gr.Column():
                 idea(ideas.SEGMENTATION)

@@ -202,3 +202,67 @@ def test_translation_page_turns_a_satellite_tile_into_a_map_and_a_zebra_into_a_h
     wait_for_new_images(page, before)
     page.get_by_text("Output: zebra → horse").first.wait_for()
     snapshot(page, "8-translation-zebra-to-horse")
+
+
+def shown_pixels(page, server: str, index: int):
+    """The ``index``-th image of the page as the browser received it (uint8 array)."""
+    import numpy as np
+    from PIL import Image
+
+    source = page.locator('[data-testid="stImage"] img').nth(index).get_attribute("src")
+    url = f"{server}/{source.lstrip('/')}" if source.startswith("/") else source
+    return np.asarray(Image.open(io.BytesIO(page.request.get(url).body())).convert("RGB"))
+
+
+def same_picture(shown, expected) -> bool:
+    """``shown`` is ``expected`` enlarged by a whole factor (nearest neighbour), colour for colour."""
+    import numpy as np
+
+    expected = np.repeat(expected, 3, axis=2) if expected.shape[2] == 1 else expected
+    factor = shown.shape[1] // expected.shape[1]
+    return factor >= 1 and np.array_equal(shown[::factor, ::factor][: expected.shape[0], : expected.shape[1]], expected)
+
+
+def test_a_feature_editing_link_draws_the_core_edit_and_a_new_target_redraws_it(server, page):
+    """The link's edit (faces GAN, seed 3, add glasses, 5 steps) is the one studio.api computes; a
+    different target in the link draws a different 'after' face."""
+    from studio import api
+
+    query = {"model": "faces-dcgan", "seed": "3", "target": "glasses", "direction": "add", "steps": "5"}
+    open_page(page, server, "feature-editing", query, charts=2)
+    page.get_by_text("success").first.wait_for(timeout=90_000)
+    settle(page, 90_000)
+    expected = api.edit("faces-dcgan", 3, "glasses", "add", "gradient", 5)
+    before, after = shown_pixels(page, server, 0), shown_pixels(page, server, 1)  # the gradient column comes first
+    assert same_picture(before, expected.before)
+    assert same_picture(after, expected.after)
+    assert not same_picture(after, expected.before)  # the edit moved the face
+    assert "target=glasses" in page.url and "steps=5" in page.url  # the link still holds the edit
+    snapshot(page, "9-feature-editing")
+
+    open_page(page, server, "feature-editing", {**query, "target": "hat"}, charts=2)
+    page.get_by_text("success").first.wait_for(timeout=90_000)
+    settle(page, 90_000)
+    assert same_picture(shown_pixels(page, server, 1), api.edit("faces-dcgan", 3, "hat", "add", "gradient", 5).after)
+
+
+def test_the_segmentation_page_shows_the_core_masks_of_the_linked_tile(server, page):
+    from studio import api
+
+    open_page(page, server, "segmentation", {"tile": "7"})
+    page.get_by_text("U-Net mean IoU").wait_for(timeout=90_000)
+    settle(page, 90_000)
+    expected = api.segment(7)
+    assert same_picture(shown_pixels(page, server, 0), expected["satellite"])
+    assert same_picture(shown_pixels(page, server, 1), expected["truth"])
+    assert same_picture(shown_pixels(page, server, 2), expected["predicted"])
+    assert f"{expected['unet']['mean_iou']:.3f}" in page.get_by_test_id("stMetric").first.inner_text()
+    before = image_sources(page)
+    number = page.get_by_label("Held-out tile")
+    number.fill("8")
+    number.press("Enter")
+    wait_for_new_images(page, before)
+    page.wait_for_function("() => location.search.includes('tile=8')", timeout=60_000)
+    settle(page)
+    assert same_picture(shown_pixels(page, server, 2), api.segment(8)["predicted"])
+    snapshot(page, "10-segmentation")

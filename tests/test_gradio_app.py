@@ -214,7 +214,11 @@ TABS = {  # tab -> (its button, the element it fills)
     "Truncation trick": ("Truncate", "#trunc-grid img"),
     "Translation": ("Translate", "#tr-output img"),
     "Training": ("Refresh", "#train-state"),  # the run test_train_start_status_stop stopped: its status
+    "Feature editing": ("Edit", "#ed-after img"),
+    "Bias audit": ("Audit", "#bias-table"),
+    "Segmentation": ("Segment", "#seg-u-net img"),
 }
+TEXTS = {"#train-state": "stopped", "#bias-table": "glasses"}  # a tab filling text: what it must show
 
 
 def test_every_tab_shows_its_output_in_chromium(server, client):
@@ -236,7 +240,7 @@ def test_every_tab_shows_its_output_in_chromium(server, client):
                 expect(shown).to_be_visible(timeout=90_000)
                 page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
             else:
-                expect(shown).to_contain_text("stopped", timeout=90_000)
+                expect(shown).to_contain_text(TEXTS[output], timeout=90_000)
             page.screenshot(path=str(SCREENSHOTS / f"gradio-{tab.lower().replace(' ', '-')}.png"), full_page=True)
         browser.close()
 

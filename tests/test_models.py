@@ -59,7 +59,7 @@ def model(request):
 
 def test_registry_names_match_classes():
     # the GAN families and the classifier come first; the translation families follow them
-    assert list(FAMILIES)[:7] == ["mlp", "dcgan", "wgangp", "cgan", "acgan", "infogan", "classifier"]
+    assert list(FAMILIES)[:8] == ["mlp", "dcgan", "wgangp", "cgan", "acgan", "infogan", "stylegan", "classifier"]
     for name, cls in FAMILIES.items():
         assert cls.family == name
     assert DigitClassifier.task == "classifier"

@@ -38,6 +38,7 @@ TINY = {  # per recipe: the smallest model that still runs every code path
     "animals-dcgan": CONV,
     "maps-pix2pix": {"image_size": "64", "model.ngf": "4", "model.ndf": "4", "model.head": "4"},
     "horse2zebra-cyclegan": {"model.ngf": "4", "model.ndf": "4", "model.n_blocks": "1"},
+    "maps-unet": {"image_size": "64", "model.width": "4", "model.depth": "2", "data_count": "8"},
     "faces-attributes": {"model.width": "4", "data_count": "16"},
     "faces-dcgan": {"model.width": "4", "model.latent_dim": "8", "data_count": "16"},
     "mnist-stylegan": {**CONV, "model.w_dim": "8", "model.mapping_layers": "2", "phase_steps": "1", "fade_steps": "1"},
@@ -81,6 +82,8 @@ def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
     assert seen == read_events(run)  # the callback saw exactly what was written
     if recipe.family in ("classifier", "attributes"):
         expected = {"loss", "accuracy", "grad_norm", "lr"}
+    elif recipe.family == "unet":
+        expected = {"loss", "pixel_accuracy", "grad_norm", "lr"}
     else:
         expected = {"loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "lr_g", "lr_d"}
     if recipe.loss == "wgan-gp":
@@ -101,6 +104,10 @@ def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
     elif recipe.family == "attributes":  # multi-label: one logit per attribute
         assert loaded.model(torch.zeros(2, 3, recipe.image_size, recipe.image_size)).shape == (2, 5)
         assert loaded.meta["class_names"] == ["hat", "glasses", "smiling", "beard", "dark_skin"]
+    elif recipe.family == "unet":  # segmentation: one logit per map class and pixel
+        size = recipe.image_size
+        assert loaded.model(torch.zeros(2, 3, size, size)).shape == (2, 8, size, size)
+        assert loaded.model.segment(torch.zeros(2, 3, size, size)).shape == (2, size, size)
     else:
         size = recipe.image_size
         shape = (2, recipe.channels, size, size)
