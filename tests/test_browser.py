@@ -258,7 +258,7 @@ def test_the_segmentation_page_shows_the_core_masks_of_the_linked_tile(server, p
     assert same_picture(shown_pixels(page, server, 2), expected["predicted"])
     assert f"{expected['unet']['mean_iou']:.3f}" in page.get_by_test_id("stMetric").first.inner_text()
     before = image_sources(page)
-    number = page.get_by_label("Held-out tile")
+    number = page.get_by_test_id("stNumberInputField")
     number.fill("8")
     number.press("Enter")
     wait_for_new_images(page, before)
