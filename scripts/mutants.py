@@ -42,7 +42,7 @@ class Mutant:
 
 
 # The direction-of-learning tests first: with -x a caught mutant stops there, before the slow ones.
-ENGINE_TESTS = ("tests/test_training_direction*.py", "tests/test_engine*.py", "tests/test_losses.py",
+ENGINE_TESTS = ("tests/test_training_direction*.py", "tests/test_losses.py",
                 "tests/test_training.py")
 
 MUTANTS = [
@@ -73,7 +73,7 @@ MUTANTS = [
         "training/distributed.py",
         "            view._modules[name] = wrappers[name]\n",
         "            view._modules[name] = child\n",
-        ("tests/test_training_ddp*.py", "tests/test_engine*.py"),
+        ("tests/test_training_ddp*.py",),
     ),
     # ---- pages draw the right picture
     Mutant(
@@ -141,6 +141,42 @@ MUTANTS = [
         "        result.append(entry)\n",
         "        result.insert(0, entry)\n",
         ("tests/test_zoo.py", "tests/test_app.py"),
+    ),
+    # ---- the features that came later: metrics, editing, StyleGAN, segmentation, fairness
+    Mutant(
+        "FID without the covariance term",
+        "studio/audit/measures.py",
+        "diff @ diff + sigma1.trace() + sigma2.trace() - 2.0 * trace_sqrt",
+        "diff @ diff",
+        ("tests/test_metrics.py",),
+    ),
+    Mutant(
+        "classifier-gradient edit walks the wrong way",
+        "studio/explore/editing.py",
+        "            objective = direction * logits[:, t]\n",
+        "            objective = -direction * logits[:, t]\n",
+        ("tests/test_editing.py",),
+    ),
+    Mutant(
+        "W truncation pulls the wrong layers (from cutoff on)",
+        "studio/models/stylegan.py",
+        "        ws[:, :cutoff] = torch.lerp(self.w_avg.to(ws.dtype), ws[:, :cutoff], psi)\n",
+        "        ws[:, cutoff:] = torch.lerp(self.w_avg.to(ws.dtype), ws[:, cutoff:], psi)\n",
+        ("tests/test_stylegan.py", "tests/test_style_mixing_page.py"),
+    ),
+    Mutant(
+        "IoU's union counts the hits twice",
+        "studio/apply/segmentation.py",
+        "    union = matrix.sum(0) + matrix.sum(1) - hits\n",
+        "    union = matrix.sum(0) + matrix.sum(1)\n",
+        ("tests/test_apply.py",),
+    ),
+    Mutant(
+        "feature editing page shows a different seed than asked",
+        "app_pages/6_Feature_editing.py",
+        "result = run_edit(model, int(seed), target,",
+        "result = run_edit(model, int(seed) + 1, target,",
+        ("tests/test_feature_pages.py", "tests/test_browser.py", "-k", "editing"),
     ),
 ]
 

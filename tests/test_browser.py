@@ -266,3 +266,38 @@ def test_the_segmentation_page_shows_the_core_masks_of_the_linked_tile(server, p
     settle(page)
     assert same_picture(shown_pixels(page, server, 2), api.segment(8)["predicted"])
     snapshot(page, "10-segmentation")
+
+
+def test_the_editing_strength_slider_redraws_the_edit_and_the_link(server, page):
+    from studio import api
+
+    query = {"model": "faces-dcgan", "seed": "5", "target": "hat", "steps": "4", "strength": "1.0"}
+    open_page(page, server, "feature-editing", query, charts=2)
+    page.get_by_text("success").first.wait_for(timeout=90_000)
+    settle(page, 90_000)
+    before = image_sources(page)
+    slider = page.get_by_role("slider", name="Strength")
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")  # 1.0 -> 1.5 in steps of 0.1
+    page.wait_for_function("() => location.search.includes('strength=1.5')", timeout=90_000)
+    wait_for_new_images(page, before)
+    settle(page, 90_000)
+    expected = api.edit("faces-dcgan", 5, "hat", "add", "gradient", 4, 1.5)
+    assert same_picture(shown_pixels(page, server, 1), expected.after)
+    assert not same_picture(shown_pixels(page, server, 1), api.edit("faces-dcgan", 5, "hat", "add", "gradient", 4).after)
+
+
+def test_the_bias_page_reads_the_core_association_next_to_the_worlds_truth(server, page):
+    from studio import api
+
+    open_page(page, server, "bias-audit", {"target": "hat", "n": "32", "k": "3"}, charts=4)
+    page.get_by_text("Strongest association with").wait_for(timeout=120_000)
+    settle(page, 120_000)
+    audit = api.bias_audit("faces-dcgan", "hat", 32, 3, fairness=False)
+    top = audit.table[0]
+    text = page.get_by_text("Strongest association with").inner_text()
+    assert f"{top['attribute']} (covariance {top['covariance']:+.4f})" in text
+    assert f"true correlation is {top['true (world) correlation']}" in text
+    assert "n=32" in page.url and "k=3" in page.url
+    snapshot(page, "11-bias-audit")
