@@ -176,7 +176,7 @@ MUTANTS = [
         "app_pages/6_Feature_editing.py",
         "result = run_edit(model, int(seed), target,",
         "result = run_edit(model, int(seed) + 1, target,",
-        ("tests/test_feature_pages.py", "tests/test_browser.py", "-k", "editing"),
+        ("tests/test_feature_pages.py", "tests/test_browser.py", "-kediting"),
     ),
 ]
 
