@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, generate, live, metrics, train, translate, ui
+from bench import api, edit, generate, live, metrics, train, translate, ui
 
 BENCHES = {
     "generate": generate.main,  # 16-image grid, latent -> PNG bytes, vs eager + save_image
@@ -13,7 +13,8 @@ BENCHES = {
     "ui": ui.main,  # slider change -> new grid rendered in Chromium (the Streamlit app)
     "live": live.main,  # event line written -> its point in the training tab's chart in Chromium
     "api": api.main,  # /generate round trip through gradio_client, alone and 20 clients at once
-    "metrics": metrics.main,  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
+    "metrics": metrics.main,
+    "edit": edit.main,  # strength slider -> edited face rendered in Chromium (feature editing page)  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
     # Add further benchmarks here, one module per entry.
 }
 
