@@ -189,8 +189,9 @@ else:
         st.plotly_chart(mapped.chart, config=CHART)
     with neighbours:
         result = mapped.result
-        shared.show_image(mapped.neighbours, width=320, caption=f"Left: the {len(result['ratio'])} samples closest to a "
-                          f"real image; right: their {result['neighbours'].shape[1]} nearest real images (features).")
+        caption = (f"Left: the {len(result['ratio'])} samples closest to a real image; right: their "
+                   f"{result['neighbours'].shape[1]} nearest real images (features).")
+        shared.show_image(mapped.neighbours, width=320, caption=caption)
         ratios = ", ".join(f"{r:.2f}" for r in result["ratio"])
         st.caption(f"Nearest distance over the typical real-to-real distance: {ratios}. Near 0 would be a copy of a "
                    f"training image; {result['copies']} of {result['n']} samples are exact copies in feature space.")

@@ -83,7 +83,8 @@ def test_pca_projection_shapes_and_a_broken_generator_sits_apart(tiny_checkpoint
     assert len(broken["explained"]) == 2 and 0 < broken["explained"][1] <= broken["explained"][0] < 1
     assert broken["samples"].shape == (4, 28, 28, 1) and broken["neighbours"].shape == (4, 3, 28, 28, 1)
     assert (np.diff(broken["distances"], axis=1) >= 0).all()  # nearest first
-    real = _save(tmp_path / "real", _test_digits(np.random.default_rng(1).choice(1000, 60, replace=False)), range(60))  # real digits
+    digits = _test_digits(np.random.default_rng(1).choice(1000, 60, replace=False))
+    real = _save(tmp_path / "real", digits, range(60))  # real digits as "samples"
     honest = evaluation.feature_map(real, "mnist:test", n=60, extractor=CLASSIFIER, shown=4)
     # real digits sit on the real cloud's centre (about 0.1 of its radius); the untrained generator's
     # blobs about 0.8 radii away
@@ -99,7 +100,8 @@ def test_the_nearest_neighbour_of_a_copied_real_image_is_itself(tiny_checkpoints
     _save(folder, _test_digits([copied]), ["real-copy"])  # sorted last of 21 files
     found = evaluation.feature_map(folder, "mnist:test", n=21, extractor=CLASSIFIER, shown=3)
     assert found["copies"] == 1 and found["sample_index"][0] == 20
-    assert found["distances"][0, 0] == pytest.approx(0.0, abs=1e-9) and found["ratio"][0] == pytest.approx(0.0, abs=1e-9)
+    assert found["distances"][0, 0] == pytest.approx(0.0, abs=1e-9)
+    assert found["ratio"][0] == pytest.approx(0.0, abs=1e-9)
     assert found["neighbour_index"][0, 0] == copied
     assert np.array_equal(found["neighbours"][0, 0], found["samples"][0])
     assert found["distances"][1:, 0].min() > 0  # the generated ones are not copies

@@ -149,7 +149,8 @@ def separation(real_2d: np.ndarray, fake_2d: np.ndarray) -> float:
 
 def nearest_real(fake, real, k: int = NEIGHBOURS, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Indices (M, k) and Euclidean distances (M, k) of each fake feature's k nearest real features."""
-    x, y = torch.as_tensor(np.asarray(real), dtype=torch.float64), torch.as_tensor(np.asarray(fake), dtype=torch.float64)
+    x = torch.as_tensor(np.asarray(real), dtype=torch.float64)  # (N, d)
+    y = torch.as_tensor(np.asarray(fake), dtype=torch.float64)  # (M, d)
     if not 1 <= k <= len(x):
         raise DataError(f"k = {k} nearest neighbours need at least {k} real samples, got {len(x)}")
     indices, distances = [], []

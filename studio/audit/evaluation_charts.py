@@ -34,8 +34,8 @@ def metric_bars(table: list[dict]) -> go.Figure:
                                  hovertemplate=f"{model}<br>{key} %{{y:.4g}}<extra></extra>"), row=1, col=c + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_annotations(font_size=12)
-    fig.update_layout(**_LAYOUT, height=340, title=f"Each metric with its 95% bootstrap interval (N = {table[0]['n']:,})"
-                      if table else "No metrics")
+    title = f"Each metric with its 95% bootstrap interval (N = {table[0]['n']:,})" if table else "No metrics"
+    fig.update_layout(**_LAYOUT, height=340, title=title)
     return fig
 
 
@@ -43,7 +43,8 @@ def fid_curve_chart(curve: dict) -> go.Figure:
     """FID of random subsets against N (log axis), the band over draws, and FID∞ as a dashed line."""
     n = curve["n"]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=n + n[::-1], y=curve["high"] + curve["low"][::-1], fill="toself", name="95% band over draws",
+    fig.add_trace(go.Scatter(x=n + n[::-1], y=curve["high"] + curve["low"][::-1], fill="toself",
+                             name="95% band over draws",
                              line=dict(width=0), fillcolor="rgba(108, 75, 214, 0.18)", hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=n, y=curve["fid"], mode="lines+markers", name="FID of N samples (mean of draws)",
                              line=dict(color=_COLORS[0])))
@@ -90,7 +91,8 @@ def feature_scatter(found: dict) -> go.Figure:
     fig.update_xaxes(title=f"PC 1 ({a:.0%} of the real variance)")
     fig.update_yaxes(title=f"PC 2 ({b:.0%})")
     fig.update_layout(**_LAYOUT, height=400,
-                      title=f"Features in 2-d ({found['extractor']}): centres {found['separation']:.2f} real radii apart")
+                      title=f"Features in 2-d ({found['extractor']}): "
+                            f"centres {found['separation']:.2f} real radii apart")
     return fig
 
 
