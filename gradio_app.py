@@ -7,7 +7,8 @@ the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's
 
 Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
 default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
-/train_start, /train_status, /train_stop, /train_resume, /segment, /augment, /transfer. Heavy work runs one at a time, light
+/train_start, /train_status, /train_stop, /train_resume, /segment, /augment, /transfer,
+/evaluate, /fid_curve, /truncation_metrics, /feature_map, /fid_disagreement. Heavy work runs one at a time, light
 work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
 """
 
@@ -303,6 +304,121 @@ def apply_tabs() -> dict:
     return c
 
 
+# ----------------------------------------------------------------------------- evaluation (issue 15)
+
+EVAL_COLUMNS = ("model", "metric", "value", "low", "high", "n", "extractor")
+
+
+def _studio_progress(progress):
+    """gr.Progress as the studio's progress callback (stage, done, total)."""
+    return lambda stage, done, total: progress((done, total), desc=stage, unit="images")
+
+
+def _first(models):
+    return (models[0] if models else None) if isinstance(models, (list, tuple)) else models
+
+
+@gpu
+@studio_errors
+def evaluate(models="mnist-dcgan", n=api.DEFAULT_EVAL_N, extractor="", seed=0, progress=gr.Progress()):
+    result = api.evaluate(models, n, extractor, seed, progress=_studio_progress(progress))
+    rows = [[row[c] for c in EVAL_COLUMNS] for row in result.table]
+    return rows, result.chart, "\n".join(f"- {note}" for note in result.notes)
+
+
+@gpu
+@studio_errors
+def fid_curve(models="mnist-dcgan", n=api.DEFAULT_EVAL_N, extractor="", seed=0, progress=gr.Progress()):
+    result = api.fid_curve(_first(models), n, extractor, seed, progress=_studio_progress(progress))
+    found = result.result
+    return result.chart, {k: found[k] for k in ("n", "fid", "low", "high", "fid_inf", "fid_inf_interval", "fid_at_n",
+                                                "extractor", "notes")}
+
+
+@gpu
+@studio_errors
+def truncation_metrics(models="mnist-dcgan", n=api.DEFAULT_EVAL_N, extractor="", seed=0, progress=gr.Progress()):
+    result = api.truncation_metrics(_first(models), n, extractor, seed, progress=_studio_progress(progress))
+    found = result.result
+    return result.chart, {k: found[k] for k in ("space", "parameter", "values", "fid", "precision", "recall", "n",
+                                                "extractor", "notes")}
+
+
+@gpu
+@studio_errors
+def feature_map(models="mnist-dcgan", n=api.DEFAULT_EVAL_N, extractor="", seed=0, progress=gr.Progress()):
+    result = api.feature_map(_first(models), n, extractor, seed, progress=_studio_progress(progress))
+    found = result.result
+    note = (f"Left column: the samples closest to a real image; then their nearest real images. Nearest distance "
+            f"over the typical real-to-real one: {', '.join(f'{r:.2f}' for r in found['ratio'])} (near 0: a copy). "
+            f"Exact copies: {found['copies']} of {found['n']}.")
+    return result.chart, shown(result.neighbours), note
+
+
+@gpu
+@studio_errors
+def fid_disagreement(models="mnist-dcgan", n=100, n_reference=200, seed=0, progress=gr.Progress()):
+    result = api.fid_disagreement(_first(models), n, n_reference, seed, progress=_studio_progress(progress))
+    rows = [[row[c] for c in ("extractor", "resize", "dim", "fid", "kid")] for row in result.result["rows"]]
+    return rows, result.chart, result.result["sentence"]
+
+
+def evaluation_tab() -> None:
+    """The Evaluation tab, with /evaluate, /fid_curve, /truncation_metrics, /feature_map, /fid_disagreement."""
+    from studio.audit import sources as image_sources
+
+    choices = [e.name for e in zoo.entries() if e.task in image_sources.GENERATOR_TASKS
+               and e.availability in ("bundled", "cached")
+               and str(e.dataset or "").partition(":")[0] in image_sources.REFERENCE_DATASETS]
+    with gr.Tab("Evaluation", id="evaluation"):
+        with gr.Row():
+            with gr.Column():
+                ev_models = gr.Dropdown(choices, value=[api.DEFAULT_MODEL], multiselect=True, allow_custom_value=True,
+                                        max_choices=api.EVAL_MAX_MODELS, label="Checkpoints",
+                                        info="zoo names or training-run folders; the sections below the metrics "
+                                             "study the first")
+                with gr.Row():
+                    ev_n = gr.Slider(*api.EVAL_N, value=api.DEFAULT_EVAL_N, step=10, label="N samples")
+                    ev_extractor = gr.Dropdown(["", *api.EVAL_EXTRACTORS], value="", label="Feature extractor",
+                                               info="empty: the dataset's own (the MNIST classifier for digits); "
+                                                    "inception is slow on a CPU")
+                    ev_seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=api.MAX_SEED)
+                ev_button = gr.Button("Evaluate", variant="primary")
+                ev_table = gr.Dataframe(headers=list(EVAL_COLUMNS), label="Metrics with 95% bootstrap intervals",
+                                        elem_id="eval-table")
+                ev_chart = gr.Plot(label="Each metric with its interval")
+                ev_notes = gr.Markdown()
+                with gr.Row():
+                    curve_button = gr.Button("FID against N")
+                    sweep_button = gr.Button("Truncation sweep")
+                    map_button = gr.Button("Features and nearest neighbours")
+                curve_chart = gr.Plot(label="FID against N, its band and FID∞")
+                curve_json = gr.JSON(label="FID against N")
+                sweep_chart = gr.Plot(label="Precision against recall, and FID, as the truncation moves")
+                sweep_json = gr.JSON(label="Sweep")
+                with gr.Row():
+                    map_chart = gr.Plot(label="Real and generated features (PCA)")
+                    map_image = gr.Image(label="Nearest real neighbours", format="png", interactive=False,
+                                         elem_classes="pixels")
+                map_note = gr.Markdown()
+                with gr.Row():
+                    dis_n = gr.Slider(*api.DISAGREEMENT_N, value=100, step=10, label="Samples")
+                    dis_ref = gr.Slider(*api.DISAGREEMENT_N, value=200, step=10, label="Real images")
+                dis_button = gr.Button("Why FIDs disagree (about a minute)")
+                dis_table = gr.Dataframe(headers=["extractor", "resize", "dim", "fid", "kid"], label="Four ways")
+                dis_chart = gr.Plot(label="FID of the same samples")
+                dis_sentence = gr.Markdown()
+            with gr.Column():
+                idea(ideas.EVALUATION)
+    inputs = [ev_models, ev_n, ev_extractor, ev_seed]
+    ev_button.click(evaluate, inputs, [ev_table, ev_chart, ev_notes], api_name="evaluate", **HEAVY)
+    curve_button.click(fid_curve, inputs, [curve_chart, curve_json], api_name="fid_curve", **HEAVY)
+    sweep_button.click(truncation_metrics, inputs, [sweep_chart, sweep_json], api_name="truncation_metrics", **HEAVY)
+    map_button.click(feature_map, inputs, [map_chart, map_image, map_note], api_name="feature_map", **HEAVY)
+    dis_button.click(fid_disagreement, [ev_models, dis_n, dis_ref, ev_seed], [dis_table, dis_chart, dis_sentence],
+                     api_name="fid_disagreement", **HEAVY)
+
+
 # ----------------------------------------------------------------------------- layout
 
 
@@ -486,6 +602,7 @@ def build() -> gr.Blocks:
                         idea(ideas.STYLE_MIXING)
 
             applied = apply_tabs()
+            evaluation_tab()  # issue 15: its own listeners
 
         load_button.click(load, [zoo_model, zoo_file], [zoo_source, zoo_card, zoo_samples], api_name="load", **HEAVY
                           ).success(route, zoo_source, [gen_model, walk_model, trunc_model, tr_model],

@@ -201,3 +201,34 @@ TRANSFER = Idea(
         ("Salimans et al. 2016, Improved Techniques for Training GANs", "https://arxiv.org/abs/1606.03498"),
     ),
 )
+
+EVALUATION = Idea(
+    "A GAN is judged on **features**, not pixels: a network maps every image to a vector, and the "
+    "real and generated sets are compared there. **FID** fits a Gaussian to each set and measures the "
+    "Fréchet distance between them (lower is better). **KID** is an unbiased squared MMD with the "
+    "kernel $k(x, y) = (x^\\top y / d + 1)^3$. The **Inception score** rewards confident, varied class "
+    "predictions $p(y|x)$ (with the MNIST classifier it is a *classifier score*); it never looks at "
+    "real data. **Precision** is the share of samples inside the real manifold (the union of k-NN "
+    "balls, k = 3): fidelity; **recall** the share of real images inside the generated one: diversity. "
+    "Truncation buys precision with recall.\n\n"
+    "**Small samples read high:** $\\mathrm{FID}_N \\approx \\mathrm{FID}_\\infty + c/N$, so a FID from "
+    "a few hundred samples is biased upward and compares only at equal $N$; FID∞ extrapolates the line "
+    "to $1/N = 0$. The intervals are bootstrap percentiles: they show how the value at this $N$ varies, "
+    "not the bias. **Extractors disagree:** each network has its own feature space (dimension, scale, "
+    "what it was trained to notice) and its own input size, so the extractor and the resize are part "
+    "of every number's name. For 32 px digits the MNIST classifier's features are the right space; "
+    "TF-Inception (the papers' FID) sees blurry upscaled strokes and is slow on a CPU.",
+    formula=r"\mathrm{FID} = \lVert \mu_r - \mu_g \rVert^2 + \operatorname{tr}\big(\Sigma_r + \Sigma_g"
+    r" - 2\,(\Sigma_r^{1/2} \Sigma_g \Sigma_r^{1/2})^{1/2}\big), \qquad "
+    r"\mathrm{IS} = \exp\, \mathbb{E}_x\, \mathrm{KL}\big(p(y|x)\,\Vert\, p(y)\big)",
+    papers=(
+        ("Heusel et al. 2017, FID (TTUR)", "https://arxiv.org/abs/1706.08500"),
+        ("Bińkowski et al. 2018, KID (Demystifying MMD GANs)", "https://arxiv.org/abs/1801.01401"),
+        ("Salimans et al. 2016, Inception score", "https://arxiv.org/abs/1606.03498"),
+        ("Kynkäänniemi et al. 2019, Improved precision and recall", "https://arxiv.org/abs/1904.06991"),
+        ("Naeem et al. 2020, Density and coverage", "https://arxiv.org/abs/2002.09797"),
+        ("Chong & Forsyth 2020, Effectively unbiased FID (FID∞)", "https://arxiv.org/abs/1911.07023"),
+        ("Parmar et al. 2022, Aliased resizing in GAN evaluation", "https://arxiv.org/abs/2104.11222"),
+        ("Kynkäänniemi et al. 2023, ImageNet classes in FID", "https://arxiv.org/abs/2203.06026"),
+    ),
+)

@@ -32,7 +32,8 @@ def runs_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(runs_root):
-    env = {"GAN_STUDIO_RUNS": str(runs_root), "HF_HUB_CACHE": str(runs_root.parent / "hf-cache")}
+    env = {"GAN_STUDIO_RUNS": str(runs_root), "HF_HUB_CACHE": str(runs_root.parent / "hf-cache"),
+           "GAN_STUDIO_CACHE": str(runs_root.parent / "metrics-cache")}
     with gradio_server(env, runs_root.parent / "gradio.log") as base:
         try:
             yield base
@@ -267,3 +268,23 @@ def test_style_mix_endpoint_matches_the_studio_and_its_recipe(client, runs_root,
     assert np.array_equal(api.style_mix_recipe(recipe).grid, expected.grid())
     assert "no layers at" in app_error(client, "/style_mix", str(run), "0", "1", "64", 1.0, -1, "const", 0)
     assert "needs a StyleGAN" in app_error(client, "/style_mix", "mnist-dcgan", "0", "1", "coarse", 1.0, -1, "const", 0)
+
+
+# ----------------------------------------------------------------------------- evaluation (issue 15)
+
+
+def test_evaluate_endpoint_equals_the_studio_and_names_bad_input(client, runs_root, monkeypatch):
+    from studio import api
+
+    monkeypatch.setenv("GAN_STUDIO_CACHE", str(runs_root.parent / "metrics-cache"))
+    table, chart, notes = client.predict(["mnist-dcgan"], 60, "", 3, api_name="/evaluate")
+    expected = api.evaluate(["mnist-dcgan"], 60, "", 3)
+    assert table["headers"] == ["model", "metric", "value", "low", "high", "n", "extractor"]
+    assert [row[1] for row in table["data"]] == [row["metric"] for row in expected.table]
+    for got, want in zip(table["data"], expected.table):
+        assert got[2:5] == pytest.approx([want["value"], want["low"], want["high"]], rel=1e-6), want["metric"]
+        assert got[5] == 60 and got[6] == "classifier:mnist-classifier@28px/pil-bicubic"
+    assert chart["type"] == "plotly" and "biased upward" in notes
+    assert "unknown model 'no-such-model'" in app_error(client, "/evaluate", ["no-such-model"], 60, "", 0)
+    assert "is a translation model" in app_error(client, "/evaluate", ["maps-pix2pix"], 60, "", 0)
+    assert "less than minimum value 20" in app_error(client, "/evaluate", ["mnist-dcgan"], 5, "", 0)  # Gradio checks
