@@ -25,7 +25,6 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from studio import imaging
 from studio.audit import features as feature_nets
 from studio.audit import measures, metrics, sources
 from studio.errors import DataError
