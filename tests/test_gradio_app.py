@@ -218,8 +218,9 @@ TABS = {  # tab -> (its button, the element it fills)
     "Feature editing": ("Edit", "#ed-after img"),
     "Bias audit": ("Audit", "#bias-table"),
     "Segmentation": ("Segment", "#seg-u-net img"),
+    "Evaluation": ("Evaluate", "#eval-table"),
 }
-TEXTS = {"#train-state": "stopped", "#bias-table": "glasses"}  # a tab filling text: what it must show
+TEXTS = {"#train-state": "stopped", "#bias-table": "glasses", "#eval-table": "mnist-dcgan"}  # a tab filling text: what it must show
 
 
 def test_every_tab_shows_its_output_in_chromium(server, client):
