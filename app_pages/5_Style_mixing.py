@@ -33,10 +33,15 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def stylegan_problem(model) -> str | None:
+    return None if mixing.is_stylegan(model) else f"The loaded model is a {model.family} model."
+
+
 st.title("Style mixing")
-loaded = shared.current()
+# Ready on arrival: the session's model when it is a StyleGAN, else the bundled one (with a note).
+_, loaded = shared.model_for_page(stylegan_problem, ("unconditional",), prefer="stylegan")
 if loaded is None or not mixing.is_stylegan(loaded.model):
-    what = "No model is loaded." if loaded is None else f"The loaded model is a {loaded.model.family} model."
+    what = "No model is loaded." if loaded is None else stylegan_problem(loaded.model)
     st.info(f"{what} Style mixing needs a StyleGAN, such as mnist-stylegan. {shared.HOME_HINT}", icon=":material/info:")
     idea()
     st.stop()

@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from support import RecordingStorage, isolate_studio
 
+from app_pages import _shared as shared
 from studio import api, checkpoints
 from studio.errors import CheckpointError, DataError
 from studio.explore import mixing
@@ -119,7 +120,18 @@ def test_w_truncation_controls_appear_on_the_truncation_page_for_a_stylegan(styl
     assert np.array_equal(expected[2:18, 2:18], expected[20:36, 20:36])
 
 
-def test_a_dcgan_gets_an_explanation_not_a_matrix(stylegan_env):
+def test_a_dcgan_gives_way_to_the_zoos_stylegan_and_stays_loaded(stylegan_env):
+    at = start({"checkpoint": "tiny-dcgan"})
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    assert any("does not fit this page, so it shows the bundled" in c.value for c in at.caption)
+    assert at.image  # the matrix of the zoo's StyleGAN, drawn at once
+    assert at.session_state[shared.CHECKPOINT] == "tiny-dcgan"  # the user's choice stays loaded
+
+
+def test_with_no_stylegan_in_the_zoo_the_page_explains_what_it_needs(stylegan_env, tmp_path):
+    zoo_file = tmp_path / "zoo" / "zoo.toml"
+    zoo_file.write_text(zoo_file.read_text().split("[[checkpoint]]")[-1].join(["[[checkpoint]]", ""]))
     at = start({"checkpoint": "tiny-dcgan"})
     at.switch_page(PAGE).run()
     no_exception(at)
