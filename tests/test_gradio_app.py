@@ -149,7 +149,53 @@ def test_train_start_status_stop(client, runs_root):
     while live.read_run(runs_root / run_id).live:
         assert time.monotonic() < deadline
         time.sleep(0.5)
-    assert client.predict(run_id, api_name="/train_status")[0]["status"] == "stopped"
+    stopped = client.predict(run_id, api_name="/train_status")[0]
+    assert stopped["status"] == "stopped"
+
+    # resumed from its newest checkpoint with a new total of steps, it runs on to that step
+    state = client.predict(run_id, stopped["step"] + 3, api_name="/train_resume")
+    assert state["run"] == run_id and state["steps"] == stopped["step"] + 3
+    deadline = time.monotonic() + 180
+    while (run := live.read_run(runs_root / run_id)).live:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert run.status == "finished" and run.step == stopped["step"] + 3
+
+
+def test_segment_and_the_experiments_answer_like_the_studio(client):
+    from studio import api
+
+    satellite, truth, predicted, pix2pix, scores = client.predict(3, api_name="/segment")
+    expected = api.segment(3)
+    assert np.array_equal(pixels(predicted), expected["predicted"])
+    assert np.array_equal(pixels(truth), expected["truth"])
+    assert scores["unet"]["mean_iou"] == pytest.approx(expected["unet"]["mean_iou"])
+    assert pix2pix is not None and scores["pix2pix"]["mean_iou"] < 1.0
+
+    # tiny experiments (10 steps, one seed): a background job answers when done within wait_s
+    for api_name, third in (("/augment", 1.0), ("/transfer", "mnist-dcgan")):
+        deadline = time.monotonic() + 300
+        while True:
+            result, chart, verdict = client.predict("10", 1, third, 10, api_name=api_name)
+            if result["status"] == "done":
+                break
+            assert result["status"] == "running" and time.monotonic() < deadline, result
+            time.sleep(1)
+        assert chart is not None and verdict
+        assert result["settings"]["steps"] == 10 and {row["k"] for row in result["summary"]} == {10}
+        assert len({row["condition"] for row in result["summary"]}) >= 2  # each condition measured
+        assert all(0.0 <= row["mean"] <= 1.0 and len(row["values"]) == 1 for row in result["summary"])
+
+
+def test_the_evaluation_endpoints_answer_with_their_numbers(client):
+    chart, curve = client.predict(["mnist-dcgan"], 50, "", 0, api_name="/fid_curve")
+    assert curve["n"][-1] <= 50 and curve["fid_inf"] is not None and chart["type"] == "plotly"
+    chart, sweep = client.predict(["mnist-dcgan"], 50, "", 0, api_name="/truncation_metrics")
+    assert sweep["space"] == "z" and len(sweep["values"]) == len(sweep["fid"]) == len(sweep["precision"]) > 1
+    chart, neighbours, note = client.predict(["mnist-dcgan"], 50, "", 0, api_name="/feature_map")
+    assert pixels(neighbours).size > 0 and "Exact copies" in note
+    rows, chart, sentence = client.predict(["mnist-dcgan"], 20, 20, 0, api_name="/fid_disagreement")
+    assert len(rows["data"] if isinstance(rows, dict) else rows) == 4 and sentence
 
 
 # ----------------------------------------------------------------------------- bad input
