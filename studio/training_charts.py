@@ -55,6 +55,36 @@ def thin(steps: Sequence[int], values: Sequence[float | None], max_points: int =
     return [steps[i] for i in index], [values[i] for i in index]
 
 
+Phase = tuple[int, int, int, bool]  # (first step, last step, resolution, fading in)
+
+
+def phases(steps: Sequence[int], resolutions: Sequence[float | None], alphas: Sequence[float | None]) -> list[Phase]:
+    """A progressive run's stages from its events: consecutive steps at one resolution, split into
+    the fade-in (alpha < 1) and the stable part. Events without a resolution are skipped."""
+    found: list[list] = []
+    for step, resolution, alpha in zip(steps, resolutions, alphas):
+        if resolution is None:
+            continue
+        stage = (int(resolution), alpha is not None and alpha < 1.0)
+        if found and (found[-1][2], found[-1][3]) == stage:
+            found[-1][1] = step
+        else:
+            found.append([step, step, *stage])
+    return [tuple(phase) for phase in found]
+
+
+def _shade_phases(fig: go.Figure, stages: Sequence[Phase]) -> None:
+    """Alternate shades per resolution, lighter while the new resolution fades in; a label each."""
+    shade = 0
+    for index, (first, last, resolution, fading) in enumerate(stages):
+        if index and stages[index - 1][2] != resolution:
+            shade += 1
+        fill = "#577590" if shade % 2 else "#e9c46a"
+        fig.add_vrect(x0=first - 0.5, x1=last + 0.5, fillcolor=fill, opacity=0.06 if fading else 0.14, line_width=0,
+                      annotation_text=f"{resolution}x{resolution}{' fading in' if fading else ''}",
+                      annotation_position="top left", annotation_font_size=10)
+
+
 def curves_chart(
     title: str,
     series: Mapping[str, Series],
@@ -64,12 +94,15 @@ def curves_chart(
     log_y: bool = False,
     band: tuple[float, float, str] | None = None,
     reference: tuple[float, str] | None = None,
+    stages: Sequence[Phase] = (),
 ) -> go.Figure:
     """Curves against the training step: ``series`` maps a legend name to (steps, values).
 
-    ``band`` (low, high, label) shades a y range; ``reference`` (y, label) draws a dotted line.
+    ``band`` (low, high, label) shades a y range; ``reference`` (y, label) draws a dotted line;
+    ``stages`` (from ``phases``) shades a progressive run's resolutions along the steps.
     """
     fig = go.Figure()
+    _shade_phases(fig, stages)
     for index, (name, (steps, values)) in enumerate(series.items()):
         color = COLORS[index % len(COLORS)]
         if smoothing > 0:
