@@ -254,6 +254,11 @@ def curve_charts(run: live.Run, log: dict, smoothing: float, log_y: bool) -> Non
         charts.curves_chart("Gradient norms", series(G="grad_norm_g", D="grad_norm_d"), smoothing=smoothing, log_y=log_y),
         charts.curves_chart("Throughput", series(**{"images/s": "images_per_s"}), smoothing=smoothing),
     ]
+    fid = charts.fid_points(log.get("markers", []))
+    if fid["fid"]:  # the run's cheap FID trend (recipes with fid_every)
+        figures.append(charts.fid_chart(fid))
+    elif fid["error"]:
+        st.caption(f"No FID for this run: {fid['error']}")
     for index, figure in enumerate(figures):
         if index % 2 == 0:
             pair = st.columns(2)

@@ -347,7 +347,10 @@ def run_status(run: live.Run) -> dict:
     log = _logs.setdefault(str(run.path), live.EventLog(run.path))
     log.update()
     last = log.snapshot()["last"]
-    keys = ("loss_g", "loss_d", "d_real", "d_fake", "images_per_s", "resolution", "alpha")
+    keys = ("loss_g", "loss_d", "d_real", "d_fake", "images_per_s", "resolution", "alpha", "fid", "fid_step")
+    fid = training_charts.fid_points(log.snapshot()["markers"])
+    if fid["fid"]:
+        last = {**last, "fid": fid["fid"][-1], "fid_step": fid["step"][-1]}
     return {"run": run.id, "recipe": run.recipe, "status": run.status, "step": int(last.get("step", run.step)),
             "steps": run.steps, "checkpoints": list(run.checkpoints), "message": run.message,
             **{k: last[k] for k in keys if last.get(k) is not None}}

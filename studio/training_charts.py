@@ -138,3 +138,33 @@ def class_histogram_chart(fractions: Sequence[float], names: Sequence[str] | Non
                       yaxis_title="fraction of samples", yaxis_range=[0, 1], **{**_LAYOUT, "hovermode": "closest"})
     fig.update_xaxes(type="category")
     return fig
+
+
+def fid_points(markers: Sequence[Mapping]) -> dict[str, list]:
+    """The run's cheap FID events (``{"event": "fid", ...}``, training/sample_quality.py) as columns:
+    step, fid, fid_low, fid_high, kid; plus "error" (the reason, when the run could not compute it)."""
+    found = [m for m in markers if m.get("event") == "fid"]
+    points = [m for m in found if m.get("fid") is not None]
+    columns = {key: [m.get(key) for m in points] for key in ("step", "fid", "fid_low", "fid_high", "kid")}
+    columns["error"] = next((m["error"] for m in found if m.get("error")), None)
+    columns["extractor"] = points[-1].get("extractor") if points else None
+    return columns
+
+
+def fid_chart(points: Mapping[str, list]) -> go.Figure:
+    """FID against the step with its bootstrap interval as a band (lower is better)."""
+    fig = go.Figure()
+    steps = points["step"]
+    if all(v is not None for v in points["fid_low"] + points["fid_high"]):
+        fig.add_trace(go.Scatter(x=steps + steps[::-1], y=points["fid_high"] + points["fid_low"][::-1], fill="toself",
+                                 fillcolor="rgba(108,75,214,0.15)", line=dict(width=0), hoverinfo="skip",
+                                 name="95% interval"))
+    fig.add_trace(go.Scatter(x=steps, y=points["fid"], mode="lines+markers", name="FID", line=dict(color=COLORS[0])))
+    fig.update_layout(title=f"FID of {_samples_words(points)} (lower is better)", xaxis_title="step",
+                      uirevision="fid", **_LAYOUT)
+    return fig
+
+
+def _samples_words(points: Mapping[str, list]) -> str:
+    extractor = str(points.get("extractor") or "").split("@")[0]
+    return f"fixed samples, {extractor} features" if extractor else "fixed samples"

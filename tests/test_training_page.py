@@ -288,3 +288,17 @@ def test_phases_split_resolutions_and_fade_ins():
     assert phases(steps, [4, 4, 8, 8, 8, None], [1, 1, 0.2, 0.6, 1, None]) == [
         (1, 2, 4, False), (3, 4, 8, True), (5, 5, 8, False)]
     assert phases(steps, [None] * 6, [None] * 6) == []
+
+
+def test_a_run_with_fid_events_plots_them(runs, tiny_checkpoints):
+    run_dir = fake_run(runs, tiny_checkpoints["dcgan"])
+    with open(run_dir / "events.jsonl", "a") as events:
+        for step, fid in ((5, 120.0), (10, 80.0)):
+            events.write(json.dumps({"event": "fid", "step": step, "fid": fid, "fid_low": fid - 5, "fid_high": fid + 5,
+                                     "kid": 0.1, "n": 1000, "extractor": "classifier:mnist-classifier@28px"}) + "\n")
+    at = open_page()
+    no_exception(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5
+    figure = json.loads(charts[4].proto.spec)
+    assert figure["data"][-1]["y"] == [120.0, 80.0] and "FID" in figure["layout"]["title"]["text"]
