@@ -143,3 +143,44 @@ def test_style_mix_endpoint_in_process(stylegan_env):
         api.style_mix("tiny-dcgan")
     with pytest.raises(CheckpointError, match="unknown model"):
         api.style_mix("/etc/passwd")
+
+
+INTERPOLATION = "app_pages/1_Latent_interpolation.py"
+
+
+def test_the_interpolation_page_walks_in_w_for_a_stylegan_only(stylegan_env):
+    at = start({"checkpoint": "tiny-stylegan", "seeds": "3, 9", "frames": "6"})
+    at.switch_page(INTERPOLATION).run()
+    no_exception(at)
+    strip_index = CANDIDATE_IMAGES = 8  # the 8 candidates come first, then the strip
+    z_strip = pixels(at, strip_index)
+    at.radio(key="interp_space").set_value("w").run()
+    no_exception(at)
+    assert "lerp in W" in at.image[strip_index].captions[0]
+    assert at.query_params["space"] == "w"
+    from studio import explore, imaging
+
+    expected = imaging.grid(explore.walk(stylegan_env, [3, 9], frames=6, space="w").frames, nrow=6)
+    w_strip = pixels(at, strip_index)
+    assert not np.array_equal(z_strip, w_strip)
+    assert np.array_equal(shrink(w_strip, expected), expected[..., 0])
+    assert len(at.image) == CANDIDATE_IMAGES + 2  # strip and GIF
+
+    dcgan = start({"checkpoint": "tiny-dcgan"})
+    dcgan.switch_page(INTERPOLATION).run()
+    no_exception(dcgan)
+    assert not [r for r in dcgan.radio if r.key == "interp_space"]  # z only: no space radio
+
+
+def test_interpolate_endpoint_in_w(stylegan_env):
+    from studio import explore, imaging
+
+    out = api.interpolate("tiny-stylegan", "3, 9", frames=6, space="w")
+    assert np.array_equal(out.frames, explore.walk(stylegan_env, [3, 9], frames=6, space="w").frames)
+    assert "lerp in W" in out.note
+    assert not np.array_equal(out.frames, api.interpolate("tiny-stylegan", "3, 9", frames=6).frames)
+    assert np.array_equal(out.strip, imaging.grid(out.frames, nrow=6))
+    with pytest.raises(DataError, match="needs a StyleGAN"):
+        api.interpolate("tiny-dcgan", "3, 9", space="w")
+    with pytest.raises(DataError, match="space must be one of"):
+        api.interpolate("tiny-stylegan", "3, 9", space="zz")
