@@ -184,3 +184,22 @@ def test_interpolate_endpoint_in_w(stylegan_env):
         api.interpolate("tiny-dcgan", "3, 9", space="w")
     with pytest.raises(DataError, match="space must be one of"):
         api.interpolate("tiny-stylegan", "3, 9", space="zz")
+
+
+def test_the_bare_style_mix_call_draws_the_bundled_stylegan():
+    """api.style_mix() with its defaults: the bundled mnist-stylegan's matrix, coarse crossover; the
+    fine crossover changes every cell, and (a trained StyleGAN) keeps each row's image closer."""
+    model = checkpoints.load("mnist-stylegan").model
+    rows, columns = [0, 1, 2, 3], [4, 5, 6, 7]
+    coarse = mixing.mixing_matrix(model, rows, columns, mixing.presets(model)["coarse"])
+    fine = mixing.mixing_matrix(model, rows, columns, mixing.presets(model)["fine"])
+    out = api.style_mix()
+    assert np.array_equal(out.grid, coarse.grid())
+    assert json.loads(out.recipe)["model"] == "mnist-stylegan" and json.loads(out.recipe)["resolutions"] == [4, 8]
+    assert np.array_equal(api.style_mix(crossover="fine").grid, fine.grid())
+    assert all(not np.array_equal(coarse.cells[r, k], fine.cells[r, k]) for r in range(4) for k in range(4))
+
+    def distance_to_rows(cells):  # mean |cell - its row's source| in grey levels
+        return float(np.abs(cells.astype(float) - coarse.rows[:, None].astype(float)).mean())
+
+    assert distance_to_rows(fine.cells) < distance_to_rows(coarse.cells)
