@@ -104,8 +104,8 @@ def generate(model=api.DEFAULT_MODEL, seed=0, n=16, truncation=0):
 
 @gpu
 @studio_errors
-def interpolate(model=api.DEFAULT_MODEL, seeds="0, 1, 2", frames=16, method="slerp", fps=8):
-    walk = api.interpolate(model, seeds, frames, method, fps)
+def interpolate(model=api.DEFAULT_MODEL, seeds="0, 1, 2", frames=16, method="slerp", fps=8, space="z"):
+    walk = api.interpolate(model, seeds, frames, method, fps, space)
     return shown(walk.strip), output_file(walk.gif, ".gif"), output_file(walk.mp4, ".mp4"), walk.note
 
 
@@ -493,6 +493,8 @@ def build() -> gr.Blocks:
                             walk_method = gr.Radio(list(explore.METHODS), value="slerp", label="Method")
                             walk_frames = gr.Slider(2, api.MAX_FRAMES, value=16, step=1, label="Frames")
                             walk_fps = gr.Slider(1, api.MAX_FPS, value=8, step=1, label="Speed (frames/s)")
+                        walk_space = gr.Radio(list(explore.SPACES), value="z", label="Space",
+                                              info="w: lerp between the seeds' w (StyleGANs only)")
                         walk_button = gr.Button("Walk", variant="primary")
                         walk_note = gr.Markdown(label="note")
                         walk_strip = gr.Image(label="Strip", format="png", interactive=False, elem_classes="pixels", elem_id="walk-strip",
@@ -608,7 +610,7 @@ def build() -> gr.Blocks:
                           ).success(route, zoo_source, [gen_model, walk_model, trunc_model, tr_model],
                                     api_visibility="private", **LIGHT)
         gen_button.click(generate, [gen_model, gen_seed, gen_n, gen_truncation], gen_image, api_name="generate", **LIGHT)
-        walk_button.click(interpolate, [walk_model, walk_seeds, walk_frames, walk_method, walk_fps],
+        walk_button.click(interpolate, [walk_model, walk_seeds, walk_frames, walk_method, walk_fps, walk_space],
                           [walk_strip, walk_gif, walk_mp4, walk_note], api_name="interpolate", **HEAVY)
         trunc_button.click(truncate, [trunc_model, trunc_seed, trunc_threshold],
                            [trunc_grid, trunc_diversity, trunc_sweep, trunc_chart], api_name="truncate", **HEAVY)

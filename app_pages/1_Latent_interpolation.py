@@ -1,7 +1,8 @@
 """Latent interpolation: walk from one seed's latent vector to the next (lerp or slerp).
 
-The page state (checkpoint, seeds, method, frames, fps, classes) lives in the URL, so a
-copied link reproduces the walk exactly.
+The page state (checkpoint, seeds, method, frames, fps, classes, space) lives in the URL, so a
+copied link reproduces the walk exactly. With a StyleGAN loaded, a radio walks in W (lerp between
+the seeds' w) instead of z.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ rejected = shared.url_state(
         "fps": (8, shared.bounded_int(1, 30)),
         "start": (0, shared.bounded_int(0, MAX_SEED - CANDIDATES)),
         "classes": ([], shared.parse_int_list),
+        "space": ("z", shared.one_of(explore.SPACES)),
     },
 )
 if rejected:
@@ -94,7 +96,15 @@ with controls:
             classes.append(column.selectbox(label, range(model.num_classes), format_func=names.__getitem__, key=key))
         st.session_state[f"{PREFIX}_classes"] = classes
     method_column, frames_column, fps_column = st.columns(3)
-    method = method_column.radio("Method", explore.METHODS, key=f"{PREFIX}_method", horizontal=True)
+    space = "z"
+    if explore.mixing.is_stylegan(model):
+        space = st.radio(
+            "Space", explore.SPACES, key=f"{PREFIX}_space", horizontal=True,
+            format_func={"z": "z (the method below)", "w": "W (lerp between the seeds' w)"}.__getitem__,
+            help="A StyleGAN's mapping network turns z into w; a straight line in W is the path the paper measures.",
+        )
+    method = method_column.radio("Method", explore.METHODS, key=f"{PREFIX}_method", horizontal=True,
+                                 disabled=space == "w")
     frames = frames_column.slider("Frames", 2, 64, key=f"{PREFIX}_frames")
     fps = fps_column.slider("Speed (frames/s)", 1, 30, key=f"{PREFIX}_fps")
     if frames < len(seeds):
@@ -128,11 +138,12 @@ with controls:
             )
 
 st.subheader("Walk")
-walk = explore.walk(model, seeds, frames=frames, method=method, classes=classes or None)
+walk = explore.walk(model, seeds, frames=frames, method=method, classes=classes or None, space=space)
 if walk.note:
     st.caption(walk.note)
+how = "lerp in W" if space == "w" else method
 strip = imaging.grid(walk.frames, nrow=min(frames, 16))
-shared.show_image(strip, width=1100, caption=f"{frames} frames, {method}, seeds {', '.join(map(str, seeds))}")
+shared.show_image(strip, width=1100, caption=f"{frames} frames, {how}, seeds {', '.join(map(str, seeds))}")
 
 # Enlarged with nearest neighbour, so the exported animation shows crisp pixels.
 movie = imaging.upscale(walk.frames, max(1, 256 // walk.frames.shape[2]))
@@ -144,7 +155,7 @@ with chart_column:
     norm_chart = charts.latent_norm_chart(walk.norms, model.latent_dim, chosen=method)
     st.plotly_chart(norm_chart, config={"displayModeBar": False})
 
-stem = f"walk-{method}-{'-'.join(map(str, seeds))}"
+stem = f"walk-{'w-lerp' if space == 'w' else method}-{'-'.join(map(str, seeds))}"
 png_column, gif_column, mp4_column, _ = st.columns([1, 1, 1, 3])
 png_column.download_button(
     "Download PNG", shared.png(strip, 1100), f"{stem}.png", "image/png", icon=":material/download:", on_click="ignore"
@@ -165,5 +176,6 @@ st.caption(":material/link: The address bar holds these settings: copy the link 
 shared.sync_url(
     PREFIX,
     {"seeds": seeds, "method": method, "frames": frames, "fps": fps, "start": int(start)}
-    | ({"classes": classes} if classes else {}),
+    | ({"classes": classes} if classes else {})
+    | ({"space": space} if space != "z" else {}),
 )

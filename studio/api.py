@@ -206,19 +206,26 @@ class Interpolation:
     note: str
 
 
-def interpolate(model: str | None = DEFAULT_MODEL, seeds="0, 1, 2", frames=16, method="slerp", fps=8) -> Interpolation:
-    """/interpolate: the walk through the seeds' latents, as a strip, a GIF and an MP4 (the page's three)."""
+def interpolate(model: str | None = DEFAULT_MODEL, seeds="0, 1, 2", frames=16, method="slerp", fps=8,
+                space="z") -> Interpolation:
+    """/interpolate: the walk through the seeds' latents, as a strip, a GIF and an MP4 (the page's three).
+    ``space="w"`` (StyleGANs): lerp between the seeds' w instead of walking z."""
     _, loaded = latent_model(model)
     seeds = parse_seeds(seeds)
     frames = max(check_int("frames", frames, 2, MAX_FRAMES), len(seeds))
     fps = check_int("fps", fps, 1, MAX_FPS)
     if method not in explore.METHODS:
         raise DataError(f"method must be one of {', '.join(explore.METHODS)}, got {method!r}")
+    if space not in explore.SPACES:
+        raise DataError(f"space must be one of {', '.join(explore.SPACES)}, got {space!r}")
+    if space == "w" and not explore.mixing.is_stylegan(loaded.model):
+        raise DataError(f"space='w' needs a StyleGAN; {loaded.model.family} models walk in z only")
     classes = [i % loaded.model.num_classes for i in range(len(seeds))] if loaded.model.num_classes else None
-    walk = explore.walk(loaded.model, seeds, frames=frames, method=method, classes=classes)
+    walk = explore.walk(loaded.model, seeds, frames=frames, method=method, classes=classes, space=space)
     strip = imaging.grid(walk.frames, nrow=min(frames, 16))
     movie = imaging.upscale(walk.frames, max(1, 256 // walk.frames.shape[2]))  # crisp pixels, as on the page
-    note = f"{frames} frames, {method}, seeds {', '.join(map(str, seeds))}" + (f". {walk.note}" if walk.note else "")
+    how = "lerp in W" if space == "w" else method
+    note = f"{frames} frames, {how}, seeds {', '.join(map(str, seeds))}" + (f". {walk.note}" if walk.note else "")
     return Interpolation(strip, walk.frames, imaging.gif_bytes(movie, fps=fps), imaging.mp4_bytes(movie, fps=fps), note)
 
 

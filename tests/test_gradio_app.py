@@ -296,6 +296,19 @@ def test_every_tab_shows_its_output_in_chromium(server, client):
 # ----------------------------------------------------------------------------- style mixing (StyleGAN)
 
 
+def test_interpolate_endpoint_walks_in_w_for_a_stylegan(client, runs_root):
+    from studio.models import StyleGAN
+
+    torch.manual_seed(1)
+    tiny = StyleGAN(latent_dim=8, w_dim=8, mapping_layers=2, image_size=16, channels=1, width=8, disc_width=8).eval()
+    run = runs_root / "tiny-stylegan-walk"
+    checkpoints.save(tiny, run / "checkpoints" / "step-00000001", metadata={"title": "tiny", "dataset": "mnist"})
+    strip, gif, mp4, note = client.predict(str(run), "3, 9", 6, "slerp", 8, "w", api_name="/interpolate")
+    walk = explore.walk(tiny, [3, 9], frames=6, space="w")
+    assert np.array_equal(pixels(strip), imaging.grid(walk.frames, nrow=6)) and "lerp in W" in note
+    assert "needs a StyleGAN" in app_error(client, "/interpolate", "mnist-dcgan", "0, 1", 4, "slerp", 8, "w")
+
+
 def test_style_mix_endpoint_matches_the_studio_and_its_recipe(client, runs_root, monkeypatch):
     import json
 

@@ -155,3 +155,63 @@ def test_style_mix_endpoint_in_process(stylegan_env):
         api.style_mix("tiny-dcgan")
     with pytest.raises(CheckpointError, match="unknown model"):
         api.style_mix("/etc/passwd")
+
+
+INTERPOLATION = "app_pages/1_Latent_interpolation.py"
+
+
+def test_the_interpolation_page_walks_in_w_for_a_stylegan_only(stylegan_env):
+    at = start({"checkpoint": "tiny-stylegan", "seeds": "3, 9", "frames": "6"})
+    at.switch_page(INTERPOLATION).run()
+    no_exception(at)
+    strip_index = CANDIDATE_IMAGES = 8  # the 8 candidates come first, then the strip
+    z_strip = pixels(at, strip_index)
+    at.radio(key="interp_space").set_value("w").run()
+    no_exception(at)
+    assert "lerp in W" in at.image[strip_index].captions[0]
+    assert at.query_params["space"] == "w"
+    from studio import explore, imaging
+
+    expected = imaging.grid(explore.walk(stylegan_env, [3, 9], frames=6, space="w").frames, nrow=6)
+    w_strip = pixels(at, strip_index)
+    assert not np.array_equal(z_strip, w_strip)
+    assert np.array_equal(shrink(w_strip, expected), expected[..., 0])
+    assert len(at.image) == CANDIDATE_IMAGES + 2  # strip and GIF
+
+    dcgan = start({"checkpoint": "tiny-dcgan"})
+    dcgan.switch_page(INTERPOLATION).run()
+    no_exception(dcgan)
+    assert not [r for r in dcgan.radio if r.key == "interp_space"]  # z only: no space radio
+
+
+def test_interpolate_endpoint_in_w(stylegan_env):
+    from studio import explore, imaging
+
+    out = api.interpolate("tiny-stylegan", "3, 9", frames=6, space="w")
+    assert np.array_equal(out.frames, explore.walk(stylegan_env, [3, 9], frames=6, space="w").frames)
+    assert "lerp in W" in out.note
+    assert not np.array_equal(out.frames, api.interpolate("tiny-stylegan", "3, 9", frames=6).frames)
+    assert np.array_equal(out.strip, imaging.grid(out.frames, nrow=6))
+    with pytest.raises(DataError, match="needs a StyleGAN"):
+        api.interpolate("tiny-dcgan", "3, 9", space="w")
+    with pytest.raises(DataError, match="space must be one of"):
+        api.interpolate("tiny-stylegan", "3, 9", space="zz")
+
+
+def test_the_bare_style_mix_call_draws_the_bundled_stylegan():
+    """api.style_mix() with its defaults: the bundled mnist-stylegan's matrix, coarse crossover; the
+    fine crossover changes every cell, and (a trained StyleGAN) keeps each row's image closer."""
+    model = checkpoints.load("mnist-stylegan").model
+    rows, columns = [0, 1, 2, 3], [4, 5, 6, 7]
+    coarse = mixing.mixing_matrix(model, rows, columns, mixing.presets(model)["coarse"])
+    fine = mixing.mixing_matrix(model, rows, columns, mixing.presets(model)["fine"])
+    out = api.style_mix()
+    assert np.array_equal(out.grid, coarse.grid())
+    assert json.loads(out.recipe)["model"] == "mnist-stylegan" and json.loads(out.recipe)["resolutions"] == [4, 8]
+    assert np.array_equal(api.style_mix(crossover="fine").grid, fine.grid())
+    assert all(not np.array_equal(coarse.cells[r, k], fine.cells[r, k]) for r in range(4) for k in range(4))
+
+    def distance_to_rows(cells):  # mean |cell - its row's source| in grey levels
+        return float(np.abs(cells.astype(float) - coarse.rows[:, None].astype(float)).mean())
+
+    assert distance_to_rows(fine.cells) < distance_to_rows(coarse.cells)

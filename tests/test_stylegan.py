@@ -295,3 +295,28 @@ def test_equalized_lr_keeps_the_signal_scale_through_the_discriminator():
         for k in (3, 2, 1):
             h = d.blocks[k](h)
     assert h.std().item() > 0.35 * first  # 0.48 with the gain; 0.14 without it (average pooling also lowers it)
+
+
+def test_a_walk_in_w_is_a_straight_line_between_the_seeds_w(model):
+    """Latent interpolation in W (space="w"): its key frames are the seeds' own images, the frames in
+    between are lerps of w (not of z), so they differ from the z-slerp walk's."""
+    from studio import explore, imaging
+    from studio.models import DCGAN
+
+    walk_w = explore.walk(model, [3, 9], frames=6, space="w")
+    walk_z = explore.walk(model, [3, 9], frames=6, method="slerp")
+    ends = explore.candidates(model, [3, 9])  # (2, H, W, C): the seeds' images
+    assert walk_w.frames.shape == (6, 16, 16, 1) and "W" in walk_w.note
+    assert np.array_equal(walk_w.frames[0], ends[0]) and np.array_equal(walk_w.frames[-1], ends[1])
+    assert np.array_equal(walk_z.frames[0], ends[0]) and np.array_equal(walk_z.frames[-1], ends[1])
+    assert not np.array_equal(walk_w.frames[1:-1], walk_z.frames[1:-1])
+    with torch.no_grad():  # frame 2 of 6 lies at t = 0.4 on the line from w(3) to w(9)
+        w = model.mapping(explore.seed_latents(model, [3, 9]))  # (2, num_ws, w_dim)
+        expected = imaging.to_uint8(model.synthesis(torch.lerp(w[:1], w[1:], 0.4), noise_mode="const"))
+    np.testing.assert_array_equal(walk_w.frames[2], expected[0])
+    model.set_stage(8)  # a model still growing: frames at image_size, as generate() draws them
+    assert explore.walk(model, [3, 9], frames=3, space="w").frames.shape == (3, 16, 16, 1)
+    with pytest.raises(ValueError, match="space must be one of"):
+        explore.walk(model, [3, 9], frames=3, space="x")
+    with pytest.raises(ValueError, match="needs a StyleGAN"):
+        explore.walk(DCGAN(latent_dim=8, image_size=28, channels=1, width=4).eval(), [3, 9], frames=3, space="w")

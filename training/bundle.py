@@ -290,6 +290,13 @@ def _coverage_summary(m: dict) -> str:
             f"(rarest {_percent(m['min_class_fraction'])}, commonest {_percent(m['max_class_fraction'])}).")
 
 
+def _stylegan_summary(m: dict) -> str:
+    return (_coverage_summary(m) + f" Style mixing on {m['mix_pairs']} fresh pairs of seeds (A, B): with the coarse "
+            f"layers (4x4, 8x8) from A and the rest from B the digit follows A in "
+            f"{_percent(m['mix_coarse_from_a_follows_a'])} of the mixes; with only the finest layers from B, in "
+            f"{_percent(m['mix_fine_from_b_follows_a'])}.")
+
+
 def _conditional_summary(m: dict) -> str:
     return (f"Asked for a digit, it draws that digit in {_percent(m['conditional_accuracy'])} of 1,000 fresh "
             f"samples (seed {REPORT_SEED}), judged by the bundled mnist-classifier.")
@@ -370,7 +377,7 @@ BUNDLES: dict[str, Bundle] = {
     "mnist-stylegan": Bundle("mnist-stylegan", "MNIST digits, StyleGAN", measure_stylegan, _stylegan_ok, _coverage_score,
                              COVERAGE_BAR + "; coarse layers (4x4, 8x8) from seed A, the rest from B: the digit follows A "
                              "in >= 85% of 500 pairs; only the finest layers from B: follows A in >= 95%",
-                             _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
+                             _stylegan_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
     "mnist-cgan": Bundle("mnist-cgan", "MNIST digits, conditional GAN", measure_conditional,
                          lambda m: m["conditional_accuracy"] >= 0.95, lambda m: m["conditional_accuracy"],
                          ">= 95% of 1,000 samples classified as the digit asked for (bundled mnist-classifier)",

@@ -13,13 +13,13 @@ Images are drawn through
 """
 
 from studio.explore import mixing
-from studio.explore.interpolation import METHODS, Walk, candidates, walk
+from studio.explore.interpolation import METHODS, SPACES, Walk, candidates, walk
 from studio.explore.sampling import (Z_SPACE_TASKS, class_names, latent_page_problem, samples, seed_latents,
                                      set_interactive_threads)
 from studio.explore.truncation import SWEEP_THRESHOLDS, SweepColumn, mean_pairwise_distance, truncated, truncation_sweep
 
 __all__ = [
-    "METHODS", "SWEEP_THRESHOLDS", "Z_SPACE_TASKS", "SweepColumn", "Walk", "candidates", "class_names",
+    "METHODS", "SPACES", "SWEEP_THRESHOLDS", "Z_SPACE_TASKS", "SweepColumn", "Walk", "candidates", "class_names",
     "latent_page_problem", "mean_pairwise_distance", "mixing", "samples", "seed_latents", "set_interactive_threads",
     "truncated", "truncation_sweep", "walk",
 ]
