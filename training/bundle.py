@@ -533,6 +533,18 @@ def choose(bundle: Bundle, checkpoints: list[tuple[int, Path]], judges: Path) ->
     return Choice(step, path, len(ranked), sum(r[0] for r in ranked))
 
 
+def _changed_fields(recipe) -> dict:
+    """The recipe fields a run set differently from its named recipe, bar bookkeeping and speed."""
+    from training.recipes import RECIPES
+
+    named = RECIPES.get(recipe.name)
+    if named is None:
+        return {}
+    skip = {"steps", "checkpoint_every", "keep_checkpoints", "threads", "init_from", "sample_every"}
+    return {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)
+            if f.name not in skip and getattr(recipe, f.name) != getattr(named, f.name)}
+
+
 def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: str, start: str = "",
              from_run: bool = False) -> str:
     """The card's text: what the model does and how good it is (the report measurement, whatever it
@@ -573,6 +585,9 @@ def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: st
     made = (f"Trained with `python -m training.bundle {recipe.name}` (recipe `{recipe.name}`, {recipe.steps} steps, "
             f"batch {recipe.batch_size}{'; the run itself by `python -m training`, then measured with `--from-run`' if from_run else ''}); "
             f"training took {training}.")
+    changed = _changed_fields(recipe)
+    if changed:
+        made += f" Changed from the recipe: {', '.join(f'`{k}={v}`' for k, v in changed.items())}."
     if recipe.init_from:
         made += (f" It did not start from scratch: it started from the weights of `{recipe.init_from}` "
                  f"({start or 'a checkpoint'}), with fresh optimizers, and trained {recipe.steps} more steps.")
