@@ -225,6 +225,9 @@ def metric_row(run: live.Run, last: dict) -> None:
     names = [("Step", f"{step} / {run.steps}", "s"), ("G loss", last.get("loss_g"), ".3g"), ("D loss", last.get("loss_d"), ".3g"),
              ("D(x)", last.get("d_real"), ".3g"), ("D(G(z))", last.get("d_fake"), ".3g"),
              ("images/s", last.get("images_per_s"), ",.0f")]
+    if last.get("resolution") is not None:  # progressive growing: the stage G and D are at
+        names[-1:-1] = [("Resolution", f"{int(last['resolution'])}x{int(last['resolution'])}", "s"),
+                        ("Fade-in α", last.get("alpha"), ".2f")]
     for column, (label, value, spec) in zip(st.columns(len(names)), names):
         column.metric(label, "–" if value is None else format(value, spec))
     st.progress(min(step / run.steps, 1.0) if run.steps else 0.0)
@@ -239,15 +242,23 @@ def curve_charts(run: live.Run, log: dict, smoothing: float, log_y: bool) -> Non
         return {label: (steps, columns[name]) for label, name in names.items() if name in columns}
 
     probabilities = band is not None
+    # a progressive (StyleGAN) run: its resolutions and fade-ins shaded along the steps
+    stages = charts.phases(steps, columns["resolution"], columns.get("alpha", [None] * len(steps))) \
+        if "resolution" in columns else ()
     figures = [
         charts.curves_chart("Losses", series(G="loss_g", D="loss_d"), smoothing=smoothing, log_y=log_y,
-                            band=(band.low, band.high, "balanced D loss") if band else None),
+                            band=(band.low, band.high, "balanced D loss") if band else None, stages=stages),
         charts.curves_chart("D(x) and D(G(z))" if probabilities else "Critic scores and the Wasserstein estimate",
                             series(**{"D(x)": "d_real", "D(G(z))": "d_fake", "Wasserstein": "wasserstein"}),
                             smoothing=smoothing, reference=(0.5, "½: D cannot tell") if probabilities else None),
         charts.curves_chart("Gradient norms", series(G="grad_norm_g", D="grad_norm_d"), smoothing=smoothing, log_y=log_y),
         charts.curves_chart("Throughput", series(**{"images/s": "images_per_s"}), smoothing=smoothing),
     ]
+    fid = charts.fid_points(log.get("markers", []))
+    if fid["fid"]:  # the run's cheap FID trend (recipes with fid_every)
+        figures.append(charts.fid_chart(fid))
+    elif fid["error"]:
+        st.caption(f"No FID for this run: {fid['error']}")
     for index, figure in enumerate(figures):
         if index % 2 == 0:
             pair = st.columns(2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, edit, generate, live, metrics, train, translate, ui
+from bench import api, edit, generate, live, metrics, mix, train, translate, ui
 
 BENCHES = {
     "generate": generate.main,  # 16-image grid, latent -> PNG bytes, vs eager + save_image
@@ -14,6 +14,7 @@ BENCHES = {
     "live": live.main,  # event line written -> its point in the training tab's chart in Chromium
     "api": api.main,  # /generate round trip through gradio_client, alone and 20 clients at once
     "metrics": metrics.main,
+    "mix": mix.main,  # psi slider -> 4x4 style-mixing matrix rendered in Chromium (style mixing page)
     "edit": edit.main,  # strength slider -> edited face rendered in Chromium (feature editing page)  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
     # Add further benchmarks here, one module per entry.
 }

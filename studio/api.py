@@ -347,7 +347,10 @@ def run_status(run: live.Run) -> dict:
     log = _logs.setdefault(str(run.path), live.EventLog(run.path))
     log.update()
     last = log.snapshot()["last"]
-    keys = ("loss_g", "loss_d", "d_real", "d_fake", "images_per_s")
+    keys = ("loss_g", "loss_d", "d_real", "d_fake", "images_per_s", "resolution", "alpha", "fid", "fid_step")
+    fid = training_charts.fid_points(log.snapshot()["markers"])
+    if fid["fid"]:
+        last = {**last, "fid": fid["fid"][-1], "fid_step": fid["step"][-1]}
     return {"run": run.id, "recipe": run.recipe, "status": run.status, "step": int(last.get("step", run.step)),
             "steps": run.steps, "checkpoints": list(run.checkpoints), "message": run.message,
             **{k: last[k] for k in keys if last.get(k) is not None}}
@@ -361,7 +364,9 @@ def run_curves(run: live.Run):
     steps, columns = snapshot["steps"], snapshot["columns"]
     band = live.BANDS.get(run.config.get("loss", "nonsat"))
     series = {label: (steps, columns[name]) for label, name in (("G", "loss_g"), ("D", "loss_d")) if name in columns}
-    return training_charts.curves_chart("Losses", series, smoothing=0.6,
+    stages = training_charts.phases(steps, columns["resolution"], columns.get("alpha", [None] * len(steps))) \
+        if "resolution" in columns else ()
+    return training_charts.curves_chart("Losses", series, smoothing=0.6, stages=stages,
                                         band=(band.low, band.high, "balanced D loss") if band else None)
 
 

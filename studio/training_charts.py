@@ -55,6 +55,36 @@ def thin(steps: Sequence[int], values: Sequence[float | None], max_points: int =
     return [steps[i] for i in index], [values[i] for i in index]
 
 
+Phase = tuple[int, int, int, bool]  # (first step, last step, resolution, fading in)
+
+
+def phases(steps: Sequence[int], resolutions: Sequence[float | None], alphas: Sequence[float | None]) -> list[Phase]:
+    """A progressive run's stages from its events: consecutive steps at one resolution, split into
+    the fade-in (alpha < 1) and the stable part. Events without a resolution are skipped."""
+    found: list[list] = []
+    for step, resolution, alpha in zip(steps, resolutions, alphas):
+        if resolution is None:
+            continue
+        stage = (int(resolution), alpha is not None and alpha < 1.0)
+        if found and (found[-1][2], found[-1][3]) == stage:
+            found[-1][1] = step
+        else:
+            found.append([step, step, *stage])
+    return [tuple(phase) for phase in found]
+
+
+def _shade_phases(fig: go.Figure, stages: Sequence[Phase]) -> None:
+    """Alternate shades per resolution, lighter while the new resolution fades in; a label each."""
+    shade = 0
+    for index, (first, last, resolution, fading) in enumerate(stages):
+        if index and stages[index - 1][2] != resolution:
+            shade += 1
+        fill = "#577590" if shade % 2 else "#e9c46a"
+        fig.add_vrect(x0=first - 0.5, x1=last + 0.5, fillcolor=fill, opacity=0.06 if fading else 0.14, line_width=0,
+                      annotation_text=f"{resolution}x{resolution}{' fading in' if fading else ''}",
+                      annotation_position="top left", annotation_font_size=10)
+
+
 def curves_chart(
     title: str,
     series: Mapping[str, Series],
@@ -64,12 +94,15 @@ def curves_chart(
     log_y: bool = False,
     band: tuple[float, float, str] | None = None,
     reference: tuple[float, str] | None = None,
+    stages: Sequence[Phase] = (),
 ) -> go.Figure:
     """Curves against the training step: ``series`` maps a legend name to (steps, values).
 
-    ``band`` (low, high, label) shades a y range; ``reference`` (y, label) draws a dotted line.
+    ``band`` (low, high, label) shades a y range; ``reference`` (y, label) draws a dotted line;
+    ``stages`` (from ``phases``) shades a progressive run's resolutions along the steps.
     """
     fig = go.Figure()
+    _shade_phases(fig, stages)
     for index, (name, (steps, values)) in enumerate(series.items()):
         color = COLORS[index % len(COLORS)]
         if smoothing > 0:
@@ -105,3 +138,33 @@ def class_histogram_chart(fractions: Sequence[float], names: Sequence[str] | Non
                       yaxis_title="fraction of samples", yaxis_range=[0, 1], **{**_LAYOUT, "hovermode": "closest"})
     fig.update_xaxes(type="category")
     return fig
+
+
+def fid_points(markers: Sequence[Mapping]) -> dict[str, list]:
+    """The run's cheap FID events (``{"event": "fid", ...}``, training/sample_quality.py) as columns:
+    step, fid, fid_low, fid_high, kid; plus "error" (the reason, when the run could not compute it)."""
+    found = [m for m in markers if m.get("event") == "fid"]
+    points = [m for m in found if m.get("fid") is not None]
+    columns = {key: [m.get(key) for m in points] for key in ("step", "fid", "fid_low", "fid_high", "kid")}
+    columns["error"] = next((m["error"] for m in found if m.get("error")), None)
+    columns["extractor"] = points[-1].get("extractor") if points else None
+    return columns
+
+
+def fid_chart(points: Mapping[str, list]) -> go.Figure:
+    """FID against the step with its bootstrap interval as a band (lower is better)."""
+    fig = go.Figure()
+    steps = points["step"]
+    if all(v is not None for v in points["fid_low"] + points["fid_high"]):
+        fig.add_trace(go.Scatter(x=steps + steps[::-1], y=points["fid_high"] + points["fid_low"][::-1], fill="toself",
+                                 fillcolor="rgba(108,75,214,0.15)", line=dict(width=0), hoverinfo="skip",
+                                 name="95% interval"))
+    fig.add_trace(go.Scatter(x=steps, y=points["fid"], mode="lines+markers", name="FID", line=dict(color=COLORS[0])))
+    fig.update_layout(title=f"FID of {_samples_words(points)} (lower is better)", xaxis_title="step",
+                      uirevision="fid", **_LAYOUT)
+    return fig
+
+
+def _samples_words(points: Mapping[str, list]) -> str:
+    extractor = str(points.get("extractor") or "").split("@")[0]
+    return f"fixed samples, {extractor} features" if extractor else "fixed samples"

@@ -301,3 +301,36 @@ def test_the_bias_page_reads_the_core_association_next_to_the_worlds_truth(serve
     assert f"true correlation is {top['true (world) correlation']}" in text
     assert "n=32" in page.url and "k=3" in page.url
     snapshot(page, "11-bias-audit")
+
+
+def test_style_mixing_crossover_click_redraws_the_core_matrix(server, page, tmp_path):
+    """Coarse -> fine in the browser: a new matrix, the one studio.explore.mixing renders, and the link follows."""
+    from studio import checkpoints
+    from studio.explore import mixing
+    from studio.models import StyleGAN
+
+    torch.manual_seed(0)
+    model = StyleGAN(latent_dim=8, w_dim=8, mapping_layers=2, image_size=16, channels=1, width=8, disc_width=8).eval()
+    with torch.no_grad():
+        model.w_avg.normal_()
+        for layer in model.synthesis_network.layers:
+            layer.noise_strength.fill_(0.5)
+    path = checkpoints.save(model, tmp_path / "tiny-stylegan", metadata={"title": "Tiny stylegan", "dataset": "mnist"})
+    model = checkpoints.load(path).model
+
+    def expected(crossover: str):
+        recipe = mixing.MixRecipe(model=str(path), weights=mixing.weights_hash(model), row_seeds=[0, 1, 2, 3],
+                                  column_seeds=[4, 5, 6, 7], resolutions=sorted(mixing.presets(model)[crossover]))
+        return mixing.render_recipe(model, recipe).grid()
+
+    open_page(page, server, "style-mixing", {"checkpoint": str(path)})
+    page.get_by_text("Mixing matrix").first.wait_for(timeout=60_000)
+    assert same_picture(shown_pixels(page, server, 0), expected("coarse"))
+    before = image_sources(page)
+    page.locator('[data-testid="stButtonGroup"] button').filter(has_text="fine").first.click()
+    wait_for_new_images(page, before)
+    page.wait_for_function("() => location.search.includes('crossover=fine')", timeout=60_000)
+    settle(page)
+    assert same_picture(shown_pixels(page, server, 0), expected("fine"))
+    assert not same_picture(shown_pixels(page, server, 0), expected("coarse"))
+    snapshot(page, "12-style-mixing")

@@ -87,6 +87,16 @@ def _every_endpoint(base: str, repo: Path) -> None:
     assert client.predict(run_id, api_name="/train_status")[0]["run"] == run_id
     assert client.predict(run_id, api_name="/train_stop")["run"] == run_id
     assert (repo / "runs" / run_id / "STOP").exists()
+    # the later tabs, each with small arguments: what a Space's user gets from requirements.txt alone
+    before, after, *_ = client.predict("faces-dcgan", 0, "hat", "add", "gradient", 3, api_name="/edit")
+    assert np.asarray(Image.open(after)).shape[:2] == np.asarray(Image.open(before)).shape[:2]
+    table = client.predict("faces-dcgan", "hat", 16, 2, False, api_name="/bias_audit")[0]
+    assert len(table["data"] if isinstance(table, dict) else table) == 4  # the other four attributes
+    assert client.predict(3, api_name="/segment")[4]["unet"]["mean_iou"] > 0.3
+    rows = client.predict(["mnist-dcgan"], 50, "", 0, api_name="/evaluate")[0]
+    assert len(rows["data"] if isinstance(rows, dict) else rows) > 3
+    grid = client.predict(api_name="/style_mix")[0]  # the bundled StyleGAN, by default
+    assert np.asarray(Image.open(grid)).size > 0
 
 
 def _free(port: int) -> bool:

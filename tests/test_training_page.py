@@ -258,3 +258,47 @@ def test_a_run_link_is_read_back_and_shows_that_runs_samples(runs, tiny_checkpoi
     shown = np.asarray(Image.open(io.BytesIO(RecordingStorage.files[url.rsplit("/", 1)[1].split(".")[0]])))
     factor = shown.shape[1] // 28
     assert np.array_equal(shown[::factor, ::factor], patterns[linked])
+
+
+def test_a_progressive_run_shades_its_resolutions_and_shows_its_stage(runs, tiny_checkpoints):
+    """A StyleGAN run's events carry resolution and alpha: the losses chart shades each stage
+    (4x4, then 8x8 fading in, then 8x8) and the metric row says where the run is."""
+    run_dir = fake_run(runs, tiny_checkpoints["dcgan"])
+    stage = {s: (4, 1.0) if s <= 4 else (8, (s - 4) / 3) if s <= 6 else (8, 1.0) for s in range(1, 11)}
+    lines = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    for line in lines:
+        if "loss_g" in line:
+            line["resolution"], line["alpha"] = stage[line["step"]]
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    at = open_page()
+    no_exception(at)
+    losses = json.loads(at.get("plotly_chart")[0].proto.spec)
+    shades = [(s["x0"], s["x1"]) for s in losses["layout"]["shapes"] if s.get("type") == "rect" and s["xref"] == "x"]
+    labels = [a["text"] for a in losses["layout"]["annotations"] if "x" in a["text"]]
+    assert shades == [(0.5, 4.5), (4.5, 6.5), (6.5, 10.5)]
+    assert labels[:3] == ["4x4", "8x8 fading in", "8x8"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Resolution"] == "8x8" and metrics["Fade-in α"] == "1.00"
+
+
+def test_phases_split_resolutions_and_fade_ins():
+    from studio.training_charts import phases
+
+    steps = [1, 2, 3, 4, 5, 6]
+    assert phases(steps, [4, 4, 8, 8, 8, None], [1, 1, 0.2, 0.6, 1, None]) == [
+        (1, 2, 4, False), (3, 4, 8, True), (5, 5, 8, False)]
+    assert phases(steps, [None] * 6, [None] * 6) == []
+
+
+def test_a_run_with_fid_events_plots_them(runs, tiny_checkpoints):
+    run_dir = fake_run(runs, tiny_checkpoints["dcgan"])
+    with open(run_dir / "events.jsonl", "a") as events:
+        for step, fid in ((5, 120.0), (10, 80.0)):
+            events.write(json.dumps({"event": "fid", "step": step, "fid": fid, "fid_low": fid - 5, "fid_high": fid + 5,
+                                     "kid": 0.1, "n": 1000, "extractor": "classifier:mnist-classifier@28px"}) + "\n")
+    at = open_page()
+    no_exception(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5
+    figure = json.loads(charts[4].proto.spec)
+    assert figure["data"][-1]["y"] == [120.0, 80.0] and "FID" in figure["layout"]["title"]["text"]

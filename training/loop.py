@@ -522,6 +522,8 @@ class Trainer:
                 self.emit(event)
                 if self.fixed is not None and recipe.sample_every and self.step % recipe.sample_every == 0:
                     self._write_sample()
+                if recipe.fid_every and self.step % recipe.fid_every == 0:
+                    self._write_fid()
                 stop = self._stop_requested()
                 if stop or (recipe.checkpoint_every and self.step % recipe.checkpoint_every == 0):
                     self.save_checkpoint()
@@ -555,6 +557,17 @@ class Trainer:
             latest = self.run.latest_checkpoint()
             checkpoint = latest[1] if latest else None
         return RunResult(status, self.step, message, self.run.path if self.run else None, checkpoint, self.last_event, elapsed, rate)
+
+    def _write_fid(self) -> None:
+        """A cheap FID/KID event (training/sample_quality.py); after the first failure, none again."""
+        if not self.info.is_main or getattr(self, "_fid_failed", False) or not hasattr(self.model, "latent_dim"):
+            return
+        from training.sample_quality import fid_event
+
+        with self.averaged_generator() as model:  # the G a checkpoint of this step holds (g_ema)
+            event = fid_event(model, self.recipe.dataset, self.step, self.recipe.fid_samples)
+        self._fid_failed = "error" in event
+        self.emit(event)
 
     def _write_sample(self) -> None:
         self.last_grid, self.last_grid_step = self.sample_grid(), self.step

@@ -98,6 +98,10 @@ class Recipe:
     seed: int = 0
     sample_every: int = 200
     sample_count: int = 64
+    # a cheap FID/KID every fid_every steps (0: off), fid_samples samples against the training data
+    # in its own classifier's feature space (training/sample_quality.py): the training tab plots it
+    fid_every: int = 0
+    fid_samples: int = 1000
     checkpoint_every: int = 500
     keep_checkpoints: int = 3  # 0 keeps all
 
@@ -119,6 +123,7 @@ RECIPES: dict[str, Recipe] = {
             name="mnist-mlp",
             family="mlp",
             description="Goodfellow et al. 2014 with fully connected G and D on the 5,000 bundled digits",
+            fid_every=500,  # the training tab's FID trend (1,000 samples, digit-classifier features)
             **MNIST,
             model={"latent_dim": 64},
             steps=4000,
@@ -130,6 +135,7 @@ RECIPES: dict[str, Recipe] = {
             name="mnist-dcgan",
             family="dcgan",
             description="The classic DCGAN (Radford et al. 2016) at 32 pixels on the 5,000 bundled digits",
+            fid_every=500,  # the training tab's FID trend (1,000 samples, digit-classifier features)
             dataset="mnist",
             # 32, not the course's 28: the course D never looks at the last 6 rows and columns
             # (its 4x4 stride-2 convs stop short), so G drew stripes there
@@ -159,6 +165,7 @@ RECIPES: dict[str, Recipe] = {
             name="mnist-wgangp",
             family="wgangp",
             description="WGAN-GP (Gulrajani et al. 2017) at 32 pixels: 5 critic steps per G step, lambda 10, Adam(0, 0.9)",
+            fid_every=500,  # the training tab's FID trend (1,000 samples, digit-classifier features)
             dataset="mnist",
             channels=1,
             image_size=32,
@@ -185,6 +192,7 @@ RECIPES: dict[str, Recipe] = {
             name="mnist-cgan",
             family="cgan",
             description="Conditional DCGAN (Mirza & Osindero 2014) at 32 pixels: the digit to draw is an input",
+            fid_every=500,  # the training tab's FID trend (1,000 samples, digit-classifier features)
             dataset="mnist",
             channels=1,
             model={"latent_dim": 64, "width": 64, "disc_width": 64},
@@ -221,6 +229,7 @@ RECIPES: dict[str, Recipe] = {
             name="mnist-stylegan",
             family="stylegan",
             description="StyleGAN (Karras et al. 2019) at 32 pixels, grown 4 -> 8 -> 16 -> 32 (ProGAN), R1, style mixing",
+            fid_every=500,  # the training tab's FID trend (1,000 samples, digit-classifier features)
             dataset="mnist",
             image_size=32,
             channels=1,
@@ -527,13 +536,13 @@ def validate(recipe: Recipe) -> None:
     """Cheap checks that would otherwise fail deep inside the loop."""
     from training.losses import LOSSES, parse_policy
 
-    positive = ("steps", "batch_size", "n_critic", "image_size", "channels", "sample_count")
+    positive = ("steps", "batch_size", "n_critic", "image_size", "channels", "sample_count", "fid_samples")
     for name in positive:
         value = getattr(recipe, name)
         if value < 1:
             raise RecipeError(f"{name} must be >= 1, got {value}")
     for name in ("sample_every", "checkpoint_every", "keep_checkpoints", "inject_nan_at", "threads", "instance_noise_steps", "pool_size",
-                 "data_count", "phase_steps", "fade_steps"):
+                 "data_count", "phase_steps", "fade_steps", "fid_every"):
         if getattr(recipe, name) < 0:
             raise RecipeError(f"{name} must be >= 0, got {getattr(recipe, name)}")
     for name in ("lr", "lr_g", "lr_d"):

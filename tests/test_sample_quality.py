@@ -1,0 +1,62 @@
+"""The cheap FID during training (training/sample_quality.py): its events, its numbers, its chart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from studio import training_charts
+from studio.checkpoints import load
+from training import apply_overrides, get_recipe, read_events, train
+from training.sample_quality import fid_event
+
+TINY_DCGAN = ["model.width=4", "model.disc_width=4", "model.latent_dim=8", "batch_size=8", "steps=4",
+              "sample_every=0", "checkpoint_every=2", "keep_checkpoints=0", "fid_samples=64"]
+
+
+def run(tmp_path, name: str, fid_every: int):
+    recipe = apply_overrides(get_recipe("mnist-dcgan"), [*TINY_DCGAN, f"fid_every={fid_every}"])
+    train(recipe, out=tmp_path, run_id=name)
+    return tmp_path / name
+
+
+def test_fid_events_measure_the_checkpoint_of_their_step_and_leave_training_as_it_was(tmp_path):
+    measured, plain = run(tmp_path, "fid", 2), run(tmp_path, "plain", 0)
+    events = read_events(measured)
+    fids = [e for e in events if e.get("event") == "fid"]
+    assert [e["step"] for e in fids] == [2, 4] and all("error" not in e for e in fids)
+    assert all(e["fid_low"] <= e["fid"] <= e["fid_high"] and e["n"] == 64 for e in fids)
+    assert fids[0]["extractor"].startswith("classifier:mnist-classifier")
+    # the number is the checkpoint's: the same FID measured afresh on the weights saved at that step
+    again = fid_event(load(measured / "checkpoints" / "step-00000002").model, "mnist", 2, 64)
+    assert again["fid"] == pytest.approx(fids[0]["fid"], rel=1e-6)
+    assert fids[0]["fid"] != pytest.approx(fids[1]["fid"], rel=1e-5)  # G moved between steps 2 and 4
+    # evaluating draws its samples in a forked RNG: the same losses step for step as without it
+    losses = [[e[k] for k in ("loss_g", "loss_d")] for e in events if "event" not in e]
+    assert losses == [[e[k] for k in ("loss_g", "loss_d")] for e in read_events(plain) if "event" not in e]
+
+
+def test_a_family_without_a_reference_says_why_once_and_trains_on(tmp_path):
+    recipe = apply_overrides(get_recipe("mnist-dcgan"), [*TINY_DCGAN, "fid_every=1", "dataset=folder",
+                                                       f"data_path={tmp_path}"])
+    from PIL import Image
+    import numpy as np
+
+    for i in range(8):
+        Image.fromarray(np.full((32, 32), 40 * (i % 6), np.uint8)).save(tmp_path / f"{i}.png")
+    result = train(recipe, out=tmp_path / "runs", run_id="folder")
+    fids = [e for e in read_events(tmp_path / "runs" / "folder") if e.get("event") == "fid"]
+    assert result.status == "finished" and len(fids) == 1 and fids[0]["error"]
+
+
+def test_the_fid_chart_shows_the_events_values_and_band():
+    markers = [{"event": "sample", "step": 2}, {"event": "fid", "step": 2, "fid": 90.0, "fid_low": 80.0,
+                "fid_high": 100.0, "kid": 0.1, "extractor": "classifier:mnist-classifier@28px"},
+               {"event": "fid", "step": 4, "fid": 70.0, "fid_low": 65.0, "fid_high": 76.0, "kid": 0.05}]
+    points = training_charts.fid_points(markers)
+    assert points["step"] == [2, 4] and points["fid"] == [90.0, 70.0] and points["error"] is None
+    figure = json.loads(training_charts.fid_chart(points).to_json())
+    band, line = figure["data"]
+    assert line["y"] == [90.0, 70.0] and band["y"] == [100.0, 76.0, 65.0, 80.0]
+    assert training_charts.fid_points([{"event": "fid", "step": 1, "error": "no reference"}])["error"] == "no reference"
