@@ -156,3 +156,51 @@ def test_bundle_cli_on_a_tiny_recipe_writes_a_below_bar_card_that_a_fresh_measur
     assert loaded.meta["metrics"] == numbers
     card = (written / "README.md").read_text()
     assert all(f"| {k} | {v:.4g} |" in card for k, v in numbers.items())
+
+
+class Replay(torch.nn.Module):
+    """A "generator" whose samples are given images: sample i of a seed is ``images[i]``."""
+
+    family, latent_dim = "dcgan", 1
+
+    def __init__(self, images: torch.Tensor):
+        super().__init__()
+        self.images = images
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def sample_latent(self, n, seed=None):
+        return torch.arange(n, dtype=torch.float32)[:, None] % len(self.images)
+
+    def generate(self, z, labels=None):
+        return self.images[z[:, 0].long()]
+
+
+def test_the_mnist_gan_bar_asks_for_digits_the_classifier_is_sure_of(judges):
+    """Real held-out digits drawn as samples are as confident as the real digits and pass; blends of
+    two real digits (half of one digit, half of another) are smudges the classifier is unsure of, and
+    fail the bar on confidence even with the real digits' even coverage."""
+    from studio.data import mnist
+
+    real = mnist("test").images  # (1000, 1, 28, 28), 100 of each digit
+    shuffled = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))]
+    honest = B.measure_coverage(Replay(shuffled), judges, B.REPORT_SEED)
+    assert honest["confident_share"] == honest["real_confident_share"] > 0.95  # the same 1,000 digits
+    assert honest["classes_in_5_to_15_percent"] == 10
+    assert B.BUNDLES["mnist-dcgan"].passes(honest) and B.BUNDLES["mnist-wgangp"].passes(honest)
+
+    blends = 0.5 * (shuffled + shuffled.roll(1, 0))
+    smudged = B.measure_coverage(Replay(blends), judges, B.REPORT_SEED)
+    assert smudged["real_confident_share"] == honest["real_confident_share"]
+    assert smudged["confident_share"] < 0.8 * smudged["real_confident_share"]
+    coverage = ("min_class_fraction", "max_class_fraction", "classes_in_5_to_15_percent", "class_fractions")
+    even_smudges = {**smudged, **{key: honest[key] for key in coverage}}  # coverage alone would let them through
+    assert B._coverage_ok(even_smudges)
+    assert not B.BUNDLES["mnist-dcgan"].passes(even_smudges) and not B.BUNDLES["mnist-wgangp"].passes(even_smudges)
+    # the threshold is 0.8 x the real share, not a fixed number
+    edge = {**honest, "confident_share": 0.8 * honest["real_confident_share"]}
+    assert B.BUNDLES["mnist-dcgan"].passes(edge)
+    assert not B.BUNDLES["mnist-dcgan"].passes({**edge, "confident_share": edge["confident_share"] - 0.002})
+    # the summary on the card says both shares
+    summary = B.BUNDLES["mnist-dcgan"].summary(honest)
+    assert f"{100 * honest['confident_share']:.1f}% of the samples" in summary and "held-out real test digits" in summary
+    assert "0.8 x" in B.BUNDLES["mnist-dcgan"].bar

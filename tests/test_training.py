@@ -128,6 +128,8 @@ def test_recipe_runs_logs_samples_and_checkpoints(name, tmp_path, image_folder):
         ("mnist-cgan", {"label_smoothing": 0.1, "d_label_flip": 0.1, "instance_noise": 0.1, "instance_noise_steps": 4}),
         # paired symmetries drawn per batch, learning rates decaying over the second half
         ("maps-pix2pix", {"pair_augment": True, "lr_decay": 0.5, "data_count": 20, "batch_size": 8}),
+        # the checkpoint's G is an average of G's weights; the live G trains on from the training state
+        ("mnist-dcgan", {"g_ema": 0.9}),
     ],
 )
 def test_resume_reproduces_an_uninterrupted_run(name, extra, tmp_path):
@@ -143,6 +145,8 @@ def test_resume_reproduces_an_uninterrupted_run(name, extra, tmp_path):
     keys = ["loss_g", "loss_d", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "epoch"]
     assert [[e[k] for k in keys] for e in split] == [[e[k] for k in keys] for e in whole]
     assert whole[-1]["epoch"] >= 1
+    final = [load(tmp_path / run / "checkpoints" / "step-00000006").model.state_dict() for run in ("whole", "split")]
+    assert all(torch.equal(final[0][key], final[1][key]) for key in final[0])  # the weights, EMA included
     if recipe.lr_decay:  # constant for the first 3 steps, then linearly down towards 0
         rates = [e["lr_g"] / recipe.lr_g for e in split]
         assert rates == [e["lr_g"] / recipe.lr_g for e in whole]
@@ -350,3 +354,26 @@ def test_quality_measures_on_known_inputs():
     pair = torch.stack([-torch.ones(1, 2, 2), torch.ones(1, 2, 2)])
     assert quality.diversity_score(pair) == pytest.approx(2.0)
     assert quality.diversity_score(np.zeros((3, 4, 4), np.uint8)) == 0.0
+
+
+def test_init_from_starts_from_a_checkpoint_of_the_same_model(tmp_path):
+    from training.loop import Trainer
+
+    recipe = tiny("mnist-dcgan", data_split="test", steps=2, sample_every=0)
+    first = train(recipe, out=tmp_path, run_id="first").checkpoint
+    saved = load(first).model.state_dict()
+    fresh = Trainer(recipe, run=None, device=torch.device("cpu")).model.state_dict()
+    assert not all(torch.equal(fresh[key], saved[key]) for key in saved)
+    started = Trainer(dataclasses.replace(recipe, init_from=str(first)), run=None, device=torch.device("cpu"))
+    assert all(torch.equal(started.model.state_dict()[key], saved[key]) for key in saved)
+
+    cgan = train(tiny("mnist-cgan", data_split="test", steps=1, sample_every=0), out=tmp_path, run_id="cgan").checkpoint
+    with pytest.raises(RecipeError, match="is a cgan checkpoint; this recipe trains dcgan"):
+        Trainer(dataclasses.replace(recipe, init_from=str(cgan)), run=None, device=torch.device("cpu"))
+    wider = dataclasses.replace(recipe, model={**recipe.model, "width": 8}, init_from=str(first))
+    with pytest.raises(RecipeError, match="does not fit the recipe's model"):
+        Trainer(wider, run=None, device=torch.device("cpu"))
+    with pytest.raises(RecipeError, match="g_ema must be in"):
+        train(dataclasses.replace(recipe, g_ema=1.0), out=tmp_path, run_id="bad")
+    with pytest.raises(RecipeError, match="has no generator"):
+        Trainer(tiny("mnist-classifier", g_ema=0.9, sample_every=0), run=None, device=torch.device("cpu"))

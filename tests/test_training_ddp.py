@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_two_process_ddp_on_cpu_writes_a_loadable_checkpoint(tmp_path):
     settings = {"model.width": 4, "model.disc_width": 4, "model.latent_dim": 8, "batch_size": 8,
-                "checkpoint_every": 2, "sample_every": 2, "sample_count": 16}
+                "checkpoint_every": 2, "sample_every": 2, "sample_count": 16, "g_ema": 0.9}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
                "-m", "training", "mnist-cgan", "--steps", "4", "--out", str(tmp_path), "--run-id", "ddp",
                "--device", "cpu", "--no-progress"]
@@ -51,6 +51,10 @@ def test_two_process_ddp_on_cpu_writes_a_loadable_checkpoint(tmp_path):
     tensors, meta = load_training_state(run / "checkpoints" / "step-00000004")
     assert meta["world_size"] == 2 and {"rng.rank0.torch", "rng.rank1.torch"} <= set(tensors)
     assert not torch.equal(tensors["rng.rank0.torch"], tensors["rng.rank1.torch"])  # ranks draw different noise
+    # g_ema: the checkpoint's G is the average, the live G rides along in the training state
+    live = {key[len("g_live."):]: value for key, value in tensors.items() if key.startswith("g_live.")}
+    assert live and all(key.startswith("generator.") for key in live)
+    assert any(not torch.equal(loaded.model.state_dict()[key], value) for key, value in live.items())
 
 
 def test_ddp_ranks_average_gradients_like_one_process_on_the_combined_batches(tmp_path):

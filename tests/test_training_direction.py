@@ -397,3 +397,38 @@ def test_mlp_gan_covers_a_ring_of_gaussians():
         trainer.train_step()
     covered, near = ring_coverage(trainer.model, ring)
     assert covered >= 6 and near >= 0.4, (covered, near)
+
+
+def test_generator_ema_is_the_running_average_of_gs_weights(digits, tmp_path):
+    """After each step ema = d * ema + (1 - d) * G with d = min(g_ema, (1 + step) / (10 + step)),
+    BatchNorm statistics included; samples and checkpoints show the average, training goes on from
+    the live G (restored bit for bit), and the checkpoint keeps the live G for a resume."""
+    from studio.checkpoints import load
+    from training.runs import RunDir, load_training_state
+
+    recipe = apply_overrides(get_recipe("mnist-dcgan"), [f"{k}={v}" for k, v in {**CONV, **PLAIN, "g_ema": 0.3}.items()])
+    trainer = Trainer(recipe, run=None, device=CPU, dataset=digits)
+    expected = {key: value.clone() for key, value in trainer._generator_tensors().items()}
+    assert any(key.endswith("running_mean") for key in expected)
+    for step in range(1, 5):  # d: 2/11, 3/12, then capped at 0.3
+        trainer.train_step()
+        decay = min(0.3, (1 + step) / (10 + step))
+        live = trainer._generator_tensors()
+        expected = {key: decay * expected[key] + (1 - decay) * live[key] for key in expected}
+    live = {key: value.clone() for key, value in trainer._generator_tensors().items()}
+    assert trainer.ema.keys() == expected.keys()
+    for key in expected:
+        assert torch.allclose(trainer.ema[key], expected[key], rtol=1e-5, atol=1e-7), key
+    assert max((expected[key] - live[key]).abs().max().item() for key in live) > 1e-3  # not simply the live G
+
+    trainer.run = RunDir.create(tmp_path / "run")
+    trainer.save_checkpoint()
+    assert all(torch.equal(trainer._generator_tensors()[key], live[key]) for key in live)  # the live G is back
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-00000004"
+    saved = load(checkpoint).model.state_dict()
+    for key in expected:
+        assert torch.allclose(saved[key], expected[key], rtol=1e-5, atol=1e-7), key
+    assert all(torch.equal(saved[key], value) for key, value in trainer.model.state_dict().items()
+               if key.startswith("discriminator."))  # D is not averaged
+    tensors, _ = load_training_state(checkpoint)
+    assert all(torch.equal(tensors[f"g_live.{key}"], live[key]) for key in live)

@@ -22,7 +22,8 @@ Choosing never looks at the numbers it reports:
   there is chosen. Only then is the chosen one measured, once, on the report set (seed 1: 1,000
   fresh samples; held-out test tiles or silhouettes), and that number goes on the card whatever
   it is. Bars: unconditional models draw all 10 digits, each between 5% and 15%, judged by the
-  bundled classifier; the conditional one draws the digit asked for at least 95% of the time;
+  bundled classifier, and (the DCGAN and WGAN-GP) the classifier is sure of the digit (max
+  probability >= 0.9) for at least 0.8 x the share of held-out real digits it is sure of; the conditional one draws the digit asked for at least 95% of the time;
   pix2pix maps colour at least 85% of the pixels of held-out tiles with the right map class; the
   CycleGAN's translated horses are called zebras (and its zebras horses) at least 85% of the time
   by the bundled horse-zebra-classifier; the segmentation U-Net reaches a mean IoU of at least 0.7
@@ -92,12 +93,24 @@ def measure_classifier(model, checkpoints: Path, seed: int) -> dict:
     return {"heldout_accuracy": float((predicted == held_out.targets.numpy()).mean())}
 
 
+def _real_confident_share(classifier) -> float:
+    from studio.audit.quality import confident_share
+    from studio.data import mnist
+
+    return confident_share(mnist("test").images, classifier)  # the 1,000 digits it never trained on
+
+
 def measure_coverage(model, checkpoints: Path, seed: int) -> dict:
     from studio.audit.quality import mode_coverage
 
-    coverage = mode_coverage(model, _classifier(checkpoints), n=N_SAMPLES, seed=seed)
+    classifier = _classifier(checkpoints)
+    coverage = mode_coverage(model, classifier, n=N_SAMPLES, seed=seed)
     fractions = coverage["fractions"]
     return {
+        # how many samples the classifier calls a digit with probability >= 0.9, and how many of the
+        # 1,000 held-out real test digits it does (measured in the same run, with the same judge)
+        "confident_share": coverage["confident_share"],
+        "real_confident_share": _real_confident_share(classifier),
         "min_class_fraction": float(fractions.min()),
         "max_class_fraction": float(fractions.max()),
         "classes_in_5_to_15_percent": int(np.sum((fractions >= 0.05) & (fractions <= 0.15))),
@@ -276,6 +289,21 @@ def _coverage_ok(m: dict) -> bool:
     return m["classes_in_5_to_15_percent"] == 10
 
 
+CONFIDENT_RATIO = 0.8  # samples' confident share >= 0.8 x the real digits'
+
+
+def _confident_ok(m: dict) -> bool:
+    return m["confident_share"] >= CONFIDENT_RATIO * m["real_confident_share"]
+
+
+def _mnist_gan_ok(m: dict) -> bool:
+    return _coverage_ok(m) and _confident_ok(m)
+
+
+def _mnist_gan_score(m: dict) -> float:  # among passing checkpoints: the most confident digits
+    return m["confident_share"]
+
+
 def _coverage_score(m: dict) -> float:  # closest to uniform: the largest deviation from 10%
     return -max(abs(f - 0.1) for f in m["class_fractions"])
 
@@ -285,9 +313,14 @@ def _percent(fraction: float) -> str:
 
 
 def _coverage_summary(m: dict) -> str:
-    return (f"On 1,000 fresh samples (seed {REPORT_SEED}) the bundled mnist-classifier finds "
+    text = (f"On 1,000 fresh samples (seed {REPORT_SEED}) the bundled mnist-classifier finds "
             f"{m['classes_in_5_to_15_percent']} of the 10 digits between 5% and 15% of the samples "
             f"(rarest {_percent(m['min_class_fraction'])}, commonest {_percent(m['max_class_fraction'])}).")
+    if "confident_share" in m:
+        text += (f" It is sure of the digit (probability >= 0.9) for {_percent(m['confident_share'])} of the "
+                 f"samples, against {_percent(m['real_confident_share'])} of the 1,000 held-out real test digits "
+                 f"({_percent(m['confident_share'] / m['real_confident_share'])} of the real digits' share).")
+    return text
 
 
 def _stylegan_summary(m: dict) -> str:
@@ -364,16 +397,20 @@ def measure_segmentation(model, checkpoints: Path, seed: int) -> dict:
 
 COVERAGE_BAR = "all 10 digits appear, each between 5% and 15% of 1,000 samples (bundled mnist-classifier)"
 COVERAGE_SCORE = "its worst digit's share closest to 10%"
+MNIST_GAN_BAR = (COVERAGE_BAR + "; and the classifier is sure of the digit (probability >= 0.9) for a share of the "
+                 "samples at least 0.8 x its share on the 1,000 held-out real test digits, measured in the same run")
+MNIST_GAN_SCORE = "the largest share of samples the classifier is sure of"
 DIGITS = {"class_names": [str(d) for d in range(10)]}
 BUNDLES: dict[str, Bundle] = {
     "mnist-classifier": Bundle("mnist-classifier", "MNIST digit classifier", measure_classifier,
                                lambda m: m["heldout_accuracy"] >= 0.97, lambda m: m["heldout_accuracy"],
                                "held-out accuracy >= 97% on the 1,000 test digits",
                                _accuracy_summary("the 1,000 held-out test digits"), last_only=True, extra=DIGITS),
-    "mnist-dcgan": Bundle("mnist-dcgan", "MNIST digits, DCGAN", measure_coverage, _coverage_ok, _coverage_score,
-                          COVERAGE_BAR, _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
-    "mnist-wgangp": Bundle("mnist-wgangp", "MNIST digits, WGAN-GP", measure_coverage, _coverage_ok, _coverage_score,
-                           COVERAGE_BAR, _coverage_summary, SAMPLES_OF_SEED_0, COVERAGE_SCORE, extra=DIGITS),
+    "mnist-dcgan": Bundle("mnist-dcgan", "MNIST digits, DCGAN", measure_coverage, _mnist_gan_ok, _mnist_gan_score,
+                          MNIST_GAN_BAR, _coverage_summary, SAMPLES_OF_SEED_0, MNIST_GAN_SCORE, extra=DIGITS),
+    "mnist-wgangp": Bundle("mnist-wgangp", "MNIST digits, WGAN-GP", measure_coverage, _mnist_gan_ok,
+                           _mnist_gan_score, MNIST_GAN_BAR, _coverage_summary, SAMPLES_OF_SEED_0, MNIST_GAN_SCORE,
+                           extra=DIGITS),
     "mnist-stylegan": Bundle("mnist-stylegan", "MNIST digits, StyleGAN", measure_stylegan, _stylegan_ok, _coverage_score,
                              COVERAGE_BAR + "; coarse layers (4x4, 8x8) from seed A, the rest from B: the digit follows A "
                              "in >= 85% of 500 pairs; only the finest layers from B: follows A in >= 95%",
@@ -503,9 +540,23 @@ def choose(bundle: Bundle, checkpoints: list[tuple[int, Path]], judges: Path) ->
     return Choice(step, path, len(ranked), sum(r[0] for r in ranked))
 
 
-def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: str) -> str:
+def _changed_fields(recipe) -> dict:
+    """The recipe fields a run set differently from its named recipe, bar bookkeeping and speed."""
+    from training.recipes import RECIPES
+
+    named = RECIPES.get(recipe.name)
+    if named is None:
+        return {}
+    skip = {"steps", "checkpoint_every", "keep_checkpoints", "threads", "init_from", "sample_every"}
+    return {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)
+            if f.name not in skip and getattr(recipe, f.name) != getattr(named, f.name)}
+
+
+def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: str, start: str = "",
+             from_run: bool = False) -> str:
     """The card's text: what the model does and how good it is (the report measurement, whatever it
-    is), then how it was made and chosen. ``training``: how long and where it trained, in words."""
+    is), then how it was made and chosen. ``training``: how long and where it trained, in words;
+    ``start``: what the weights of ``recipe.init_from`` were, in words (when it is set)."""
     meets = bundle.passes(metrics)
     verdict = (f"It meets its bar: {bundle.bar}." if meets else
                f"**It does not meet its bar**: {bundle.bar}. It is bundled so that the page has a model to show "
@@ -539,7 +590,17 @@ def describe(bundle: Bundle, recipe, choice: Choice, metrics: dict, training: st
         lines.append(SAMPLES_CAPTION[recipe.family])
 
     made = (f"Trained with `python -m training.bundle {recipe.name}` (recipe `{recipe.name}`, {recipe.steps} steps, "
-            f"batch {recipe.batch_size}); training took {training}.")
+            f"batch {recipe.batch_size}{'; the run itself by `python -m training`, then measured with `--from-run`' if from_run else ''}); "
+            f"training took {training}.")
+    changed = _changed_fields(recipe)
+    if changed:
+        made += f" Changed from the recipe: {', '.join(f'`{k}={v}`' for k, v in changed.items())}."
+    if recipe.init_from:
+        made += (f" It did not start from scratch: it started from the weights of `{recipe.init_from}` "
+                 f"({start or 'a checkpoint'}), with fresh optimizers, and trained {recipe.steps} more steps.")
+    if recipe.g_ema:
+        made += (f" Its weights are an exponential moving average of the generator's over training "
+                 f"(decay {recipe.g_ema}), not the last step's.")
     if bundle.last_only:
         chosen = (f"This is the run's last checkpoint (step {choice.step}): nothing was chosen, and the held-out "
                   f"test set was measured once, for the numbers above.")
@@ -580,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=250, help="candidates to measure (default: 250)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--from-run", metavar="RUN_DIR", help="measure an existing run instead of training")
+    parser.add_argument("--start-note", default="", metavar="WORDS",
+                        help="with init_from: what the starting weights were, for the card")
     parser.add_argument("--below-bar", action="store_true",
                         help="when the chosen checkpoint misses the bar, write it anyway, its card saying so")
     args = parser.parse_args(argv)
@@ -635,7 +698,8 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": recipe.name,
         "metrics": numbers,
         "license": "mit",
-        "description": describe(bundle, recipe, choice, metrics, training),
+        "description": describe(bundle, recipe, choice, metrics, training, args.start_note,
+                                bool(args.from_run)),
         "meets_bar": meets,
         **bundle.extra,
     }

@@ -16,6 +16,7 @@ event log are averaged over ranks (one all-reduce per step that also carries the
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -178,6 +179,8 @@ class Trainer:
 
         self.dataset = dataset if dataset is not None else build_dataset(recipe)  # benchmarks pass their own
         self.model = build_model(recipe, self.dataset).to(self.device)
+        if recipe.init_from and not resume:
+            self._start_from(recipe.init_from)
         if recipe.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.train()
@@ -189,6 +192,7 @@ class Trainer:
                                  self.base_lrs[name])
             for name, children in self.groups.items()
         }
+        self.ema = self._start_ema() if recipe.g_ema > 0 else None
         self.data = DataStream(self.dataset, recipe.batch_size, recipe.seed, self.info, self.device, recipe.channels_last)
         self.step = 0
         self.ctx = StepContext(
@@ -210,6 +214,58 @@ class Trainer:
         if recipe.family == "classifier" and recipe.data_split == "train" and self.info.is_main:
             self.holdout = build_dataset(_replace(recipe, data_split="test"))
         self.fixed = fixed_inputs(self.model, self.dataset, recipe.sample_count, recipe.seed + 12345) if recipe.sample_every else None
+
+    def _start_from(self, source: str) -> None:
+        """The weights of checkpoint ``source`` (init_from), which must be of the same family and shape."""
+        from studio.checkpoints import load
+
+        loaded = load(source)  # CheckpointError for a missing or unreadable one
+        if getattr(loaded.model, "family", "") != self.recipe.family:
+            raise RecipeError(f"init_from {source} is a {getattr(loaded.model, 'family', '?')} checkpoint; "
+                              f"this recipe trains {self.recipe.family}")
+        try:
+            self.model.load_state_dict(loaded.model.state_dict())
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[1:2] or [str(error)]
+            raise RecipeError(f"init_from {source} does not fit the recipe's model: {first[0].strip()}") from None
+
+    # ------------------------------------------------------------------ EMA of G
+
+    def _generator_tensors(self) -> dict[str, torch.Tensor]:
+        """G's floating-point weights and buffers (BatchNorm statistics), sharing the model's memory."""
+        return {f"{child}.{key}": value for child in self.groups["g"]
+                for key, value in getattr(self.model, child).state_dict().items() if value.is_floating_point()}
+
+    def _start_ema(self) -> dict[str, torch.Tensor]:
+        if "g" not in self.groups:
+            raise RecipeError(f"g_ema averages a generator's weights; {self.recipe.family} has no generator")
+        return {key: value.detach().clone() for key, value in self._generator_tensors().items()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """ema = d * ema + (1 - d) * G, with d = min(g_ema, (1 + step) / (10 + step))."""
+        decay = min(self.recipe.g_ema, (1 + self.step) / (10 + self.step))
+        live = self._generator_tensors()
+        torch._foreach_lerp_(list(self.ema.values()), [live[key] for key in self.ema], 1.0 - decay)
+
+    @contextlib.contextmanager
+    def averaged_generator(self):
+        """The model with G's EMA weights in place of the live ones (what checkpoints hold and samples
+        show); the live weights come back bit for bit afterwards. A no-op without g_ema."""
+        if self.ema is None:
+            yield self.model
+            return
+        live = self._generator_tensors()
+        kept = {key: value.clone() for key, value in live.items()}
+        with torch.no_grad():
+            for key, value in self.ema.items():
+                live[key].copy_(value)
+        try:
+            yield self.model
+        finally:
+            with torch.no_grad():
+                for key, value in kept.items():
+                    live[key].copy_(value)
 
     # ------------------------------------------------------------------ helpers
 
@@ -269,7 +325,8 @@ class Trainer:
         from studio.imaging import grid
         from studio.models.base import evaluating
 
-        with evaluating(self.model):  # BatchNorm uses running statistics: what a loaded checkpoint will draw
+        # BatchNorm uses running statistics, and G its EMA weights: what a loaded checkpoint will draw
+        with self.averaged_generator(), evaluating(self.model):
             images = draw_samples(self.model, self.fixed, self.device)
         return grid(images.float().cpu(), nrow=self.fixed["nrow"])
 
@@ -309,6 +366,9 @@ class Trainer:
             opt_tensors, opt_meta = flatten_optimizer(name, optimizer.state_dict())
             tensors.update(opt_tensors)
             meta["optimizers"][name] = opt_meta
+        if self.ema is not None:  # the checkpoint's model holds the EMA; training goes on from the live G
+            for key, value in self._generator_tensors().items():
+                tensors[f"g_live.{key}"] = value.detach().cpu().contiguous()
         pools = self.ctx.state.get("pools")
         if pools:  # CycleGAN's history of fakes is part of what D sees next
             meta["pools"] = {}
@@ -349,7 +409,8 @@ class Trainer:
             self.last_grid, self.last_grid_step = self.sample_grid(), self.step
 
         def write(directory: Path) -> None:
-            save(self.model, directory, metadata=metadata, samples=self.last_grid)
+            with self.averaged_generator() as model:
+                save(model, directory, metadata=metadata, samples=self.last_grid)
             save_training_state(directory, tensors, meta)
 
         path = self.run.save_checkpoint(self.step, write, self.recipe.keep_checkpoints)
@@ -367,6 +428,12 @@ class Trainer:
         loaded = load(directory, device=self.device)
         self.model.load_state_dict(loaded.model.state_dict())
         tensors, meta = load_training_state(directory)
+        if self.ema is not None:  # the saved model is the EMA; the live G is in the training state
+            self.ema = self._start_ema()
+            with torch.no_grad():
+                for key, value in self._generator_tensors().items():
+                    if f"g_live.{key}" in tensors:
+                        value.copy_(tensors[f"g_live.{key}"])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(unflatten_optimizer(name, tensors, meta["optimizers"][name]))
             for group in optimizer.param_groups:  # moments in the parameter's memory format
@@ -427,7 +494,10 @@ class Trainer:
         self._set_learning_rates()
         before, tick = self.data.consumed, time.perf_counter()
         metrics = self.step_fn(self.ctx)
-        return self._metric_event(metrics, time.perf_counter() - tick, self.data.consumed - before)
+        event = self._metric_event(metrics, time.perf_counter() - tick, self.data.consumed - before)
+        if self.ema is not None:  # after the finiteness check: a diverged G never enters the average
+            self._update_ema()
+        return event
 
     def run_loop(self) -> RunResult:
         recipe = self.recipe
@@ -494,7 +564,8 @@ class Trainer:
             return
         from training.sample_quality import fid_event
 
-        event = fid_event(self.model, self.recipe.dataset, self.step, self.recipe.fid_samples)
+        with self.averaged_generator() as model:  # the G a checkpoint of this step holds (g_ema)
+            event = fid_event(model, self.recipe.dataset, self.step, self.recipe.fid_samples)
         self._fid_failed = "error" in event
         self.emit(event)
 

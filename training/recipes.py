@@ -41,6 +41,10 @@ class Recipe:
     # num_classes come from the fields above and the dataset unless set here)
     model: dict = field(default_factory=dict)
 
+    # a checkpoint folder (or run) whose weights the model starts from, optimizers fresh: to train a
+    # bundled model on further ("" : from scratch). Read when a run starts, not when it resumes
+    init_from: str = ""
+
     # optimisation
     steps: int = 2000  # total generator (or classifier) steps of the run
     batch_size: int = 128  # per process
@@ -74,6 +78,11 @@ class Recipe:
     instance_noise: float = 0.0  # std of Gaussian noise on D inputs at step 0 ...
     instance_noise_steps: int = 0  # ... annealed linearly to 0 over this many steps (0: constant)
     d_augment: str = ""  # DiffAugment policy for D's inputs, e.g. "translation,cutout" (also "turn")
+    # an exponential moving average of G's weights (and BatchNorm statistics), the weights a
+    # checkpoint holds and samples show: ema = d * ema + (1 - d) * G after every G step, with
+    # d = min(g_ema, (1 + step) / (10 + step)) so that early samples are not the initial G's
+    # (Karras et al. 2018; Yazici et al. 2019). 0: off; 0.999 averages over ~1,000 steps
+    g_ema: float = 0.0
     # paired translation: each (input, target) pair gets one of the 8 symmetries of the square
     # (flips, quarter turns), the same for both, so a few thousand tiles look like many more
     pair_augment: bool = False
@@ -142,6 +151,15 @@ RECIPES: dict[str, Recipe] = {
             # at 5,000 steps 4s and 7s still made 15-16% of samples, over the 5-15% bar
             steps=8000,
             batch_size=64,
+            # The bar also asks for digits the bundled classifier is sure of (p >= 0.9) on >= 0.8 x
+            # its share on real held-out digits (98.5%, so 78.8%). Measured on the selection seed
+            # (1,000 samples) after 8,000 steps without an average: 75.4%. Continuing that model
+            # 2,000 steps (init_from): G's weight average (g_ema) scored 73.4-75.9% at the 8
+            # checkpoints against 72.3-76.8% for the live G: no gain, within the +-1.4-point noise
+            # of 1,000 samples (nor at a flat rate: 74.1% vs 74.9% at step 604). Decaying both rates
+            # to 0 (lr_decay=1) moved it a little at the end (74.5% at step 1000 -> 75.9% at 2000).
+            # Still below the bar: see the card. On by default, as for the WGAN-GP where it is at par.
+            g_ema=0.999,
         ),
         Recipe(
             name="mnist-wgangp",
@@ -163,6 +181,12 @@ RECIPES: dict[str, Recipe] = {
             lr_d=1e-4,
             beta1=0.0,
             beta2=0.9,
+            # The confident-share bar (see mnist-dcgan) asks 78.8%; 5,000 steps without an average
+            # gave 79.2% on the selection seed. Continued 800 steps (init_from, lr_decay=1), the
+            # averaged G scored 77.4-79.2% against the live G's 77.9-78.8% at the same checkpoints:
+            # at par, within the +-1.3-point noise; step 400 passed on the selection seed and
+            # scored 79.8% on the report seed (bar met)
+            g_ema=0.999,
         ),
         Recipe(
             name="mnist-cgan",
@@ -550,6 +574,8 @@ def validate(recipe: Recipe) -> None:
         parse_policy(recipe.d_augment)
     except ValueError as error:
         raise RecipeError(f"d_augment: {error}") from None
+    if not 0.0 <= recipe.g_ema < 1.0:
+        raise RecipeError(f"g_ema must be in [0, 1) (0: off), got {recipe.g_ema}")
     if not 0.0 <= recipe.d_label_flip < 0.5:
         raise RecipeError(f"d_label_flip must be in [0, 0.5), got {recipe.d_label_flip}")
     if recipe.dataset == "folder" and not recipe.data_path:

@@ -7,6 +7,8 @@ A trained digit classifier (``DigitClassifier``) stands in for a human judge:
 - ``mode_coverage``: an unconditional generator draws every class, none much more than another
   (mode collapse shows as missing or dominant classes; with 10 balanced classes each should be
   near 10%; we accept [5%, 15%]);
+- ``confident_share``: the share of images the classifier calls some digit with probability >= 0.9
+  (smudges and half-digits get spread-out probabilities; real held-out digits score ~98%);
 - ``diversity_score``: mean pairwise distance of images, for datasets without a classifier.
 
 The classifier-score idea follows "Improved Techniques for Training GANs" (Salimans et al. 2016,
@@ -71,6 +73,28 @@ def predict(images, classifier) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 
+def probabilities(images, classifier) -> np.ndarray:
+    """The classifier's softmax probabilities (N, K) for each image."""
+    images = _as_float_batch(images)
+    device = next(classifier.parameters()).device
+    out = []
+    with _eval_mode(classifier):
+        for start in range(0, images.shape[0], BATCH):
+            batch = _fit_to(images[start : start + BATCH].to(device), classifier)
+            out.append(classifier(batch).float().softmax(1).cpu())
+    if not out:
+        raise ValueError("probabilities needs at least one image")
+    return torch.cat(out).numpy()
+
+
+CONFIDENT = 0.9
+
+
+def confident_share(images, classifier, threshold: float = CONFIDENT) -> float:
+    """Share of ``images`` whose most likely class has probability >= ``threshold``."""
+    return float((probabilities(images, classifier).max(1) >= threshold).mean())
+
+
 def class_histogram(images, classifier) -> np.ndarray:
     """Fraction of ``images`` assigned to each of the classifier's K classes: (K,) summing to 1."""
     classes = int(getattr(classifier, "num_classes", 0)) or None
@@ -107,15 +131,20 @@ def conditional_accuracy(model, classifier, n: int = 1000, seed: int = 0) -> flo
 def mode_coverage(model, classifier, n: int = 1000, seed: int = 0, low: float = 0.05, high: float = 0.15) -> dict:
     """Class fractions of n unconditional samples and whether every class lies in [low, high].
 
-    Returns {"fractions": (K,) array, "all_in_range": bool, "classes_seen": int, "low", "high"}.
-    A conditional model is sampled with uniformly random classes, so the check still applies.
+    Returns {"fractions": (K,) array, "all_in_range": bool, "classes_seen": int, "confident_share":
+    float (see ``confident_share``), "low", "high"}. A conditional model is sampled with uniformly
+    random classes, so the check still applies.
     """
     labels = model.sample_labels(n, seed + 1) if getattr(model, "num_classes", 0) else None
     if labels is not None:
         labels = labels.cpu()
-    fractions = class_histogram(_generate(model, n, seed, labels), classifier)
+    probs = probabilities(_generate(model, n, seed, labels), classifier)  # (n, K)
+    classes = int(getattr(classifier, "num_classes", 0)) or probs.shape[1]
+    counts = np.bincount(probs.argmax(1), minlength=classes)
+    fractions = counts / counts.sum()
     return {
         "fractions": fractions,
+        "confident_share": float((probs.max(1) >= CONFIDENT).mean()),
         "all_in_range": bool(np.all((fractions >= low) & (fractions <= high))),
         "classes_seen": int(np.count_nonzero(fractions)),
         "low": low,
