@@ -121,6 +121,27 @@ def test_a_tiny_experiment_reports_accuracy_per_condition_k_and_seed():
     assert "K = 2 per class" in verdict and "K+1-class GAN" in verdict
 
 
+def test_only_the_gan_condition_sees_unlabelled_digits(monkeypatch):
+    """The baseline is the same discriminator on the labels alone: no unlabelled pool, no generator
+    update; the K+1 GAN gets the whole pool."""
+    calls = []
+    real_train = sgan.train_sgan
+
+    def spy(x_lab, y_lab, unlabelled, **kw):
+        gan = real_train(x_lab, y_lab, unlabelled, **kw)
+        calls.append((None if unlabelled is None else len(unlabelled), len(y_lab), gan))
+        return gan
+
+    monkeypatch.setattr(sgan, "train_sgan", spy)
+    apply.run_semisupervised(ks=[3], seeds=1, steps=5, batch_size=8, hidden=(16,), g_hidden=16, unlabelled=50,
+                             reference=False)
+    (gan_pool, gan_labels, gan), (sup_pool, sup_labels, sup) = calls
+    assert gan_pool == 50 and sup_pool is None and gan_labels == sup_labels == 30
+    fresh = sgan.SemiSupervisedGAN(0, hidden=(16,), g_hidden=16).generator.state_dict()
+    assert all(torch.equal(v, sup.generator.state_dict()[k]) for k, v in fresh.items())  # G never stepped
+    assert not all(torch.equal(v, gan.generator.state_dict()[k]) for k, v in fresh.items())
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(DataError, match="conditions"):
         apply.run_semisupervised(conditions=["magic"])
