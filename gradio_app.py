@@ -312,10 +312,10 @@ def apply_tabs() -> dict:
             with gr.Column():
                 with gr.Row():
                     c["sgan_ks"] = gr.Textbox(label="K per class (10, 50, 100; comma separated)", value="10")
-                    c["sgan_seeds"] = gr.Slider(1, 5, value=3, step=1, label="Seeds")
+                    c["sgan_seeds"] = gr.Slider(1, 5, value=1, step=1, label="Seeds")
                     c["sgan_weight"] = gr.Number(label="Weight of the unlabelled real/fake loss (0-4)", value=1.0,
                                                  minimum=0, maximum=4)
-                c["sgan_steps"] = gr.Number(label="Training steps per model (10-3000)", precision=0, value=600,
+                c["sgan_steps"] = gr.Number(label="Training steps per model (10-3000)", precision=0, value=1500,
                                             minimum=10, maximum=3000)
                 c["sgan_button"] = gr.Button("Run (background; press again to see progress)", variant="primary")
                 c["sgan_outputs"] = [gr.JSON(label="Status and numbers"), gr.Plot(label="Accuracy against K"),

@@ -105,6 +105,6 @@ else:
     if s_weight != semisupervised.DEFAULTS["unsup_weight"]:
         sg_settings["unsup_weight"] = s_weight
     show_job("semisupervised", sg_settings, apply.semisupervised_chart, apply.semisupervised_verdict,
-             seconds_hint(len(s_ks) * s_seeds, 50))
+             seconds_hint(len(s_ks) * s_seeds, 150))
     st.caption("The same test digits and K labelled digits per (K, seed) as the two sections above: compare the "
                "K+1-class GAN with the frozen-discriminator head and the from-scratch network there.")

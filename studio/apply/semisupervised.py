@@ -18,9 +18,12 @@ L_sup + w * L_unsup (w = ``unsup_weight``, 1 in the paper). The generator is tra
 that gave its best classifiers; minibatch discrimination made better-looking samples but worse
 classifiers): || mean f(x_real) - mean f(G(z)) ||^2 with f the discriminator's last hidden layer.
 
-Networks follow the paper's MNIST setup, scaled to a CPU: the discriminator an MLP with Gaussian
-noise added to its input and to every hidden layer (weight-normalised linear layers), the generator
-an MLP with batch norm and softplus. The unlabelled digits are the 4,000 train digits (their
+Networks follow the paper's MNIST setup, scaled to a CPU: the discriminator an MLP (500-250 here,
+1000-500-250-250-250 in the paper) with Gaussian noise added to its input (std 0.3, pixels in
+[0, 1]) and to every hidden layer (0.5), weight-normalised linear layers, its fake logit started
+so that D(x) is about 1/2; the generator an MLP (500-500) with batch norm and softplus. Adam,
+lr 0.003, beta1 0.5, batches of 64 labelled, 64 unlabelled and 64 generated digits, one D and one
+G step per round, as in the paper's code. The unlabelled digits are the 4,000 train digits (their
 labels unused); the labelled ones are ``fewshot.few_labels(K, seed)`` and accuracy is on the
 1,000 held-out test digits, as in the augmentation and transfer experiments.
 
@@ -47,7 +50,8 @@ from studio.apply.fewshot import MAX_K, ProgressFn, accuracy, digits, few_labels
 from studio.errors import DataError
 
 SGAN_CONDITIONS = ("sgan", "supervised")
-DEFAULTS = {"ks": (10,), "seeds": 3, "steps": 600, "batch_size": 64, "unsup_weight": 1.0, "lr": 1e-3}
+DEFAULTS = {"ks": (10,), "seeds": 1, "steps": 1500, "batch_size": 64, "unsup_weight": 1.0, "lr": 3e-3,
+            "hidden": (500, 250), "g_hidden": 500}
 LATENT = 64
 LABELS = {"sgan": "K+1-class GAN (feature matching)", "supervised": "same discriminator, labels only"}
 
@@ -75,7 +79,7 @@ class SemiSupervisedDiscriminator(nn.Module):
 
     The real/fake probability is ``real_probability(logits)`` = Z / (Z + 1) (the fake logit is 0)."""
 
-    def __init__(self, num_classes: int = 10, hidden=(500, 250, 250), input_noise: float = 0.3, noise: float = 0.5):
+    def __init__(self, num_classes: int = 10, hidden=(500, 250), input_noise: float = 0.3, noise: float = 0.5):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten(), ToUnit(), GaussianNoise(input_noise)]
         width = 28 * 28
@@ -139,7 +143,7 @@ class SemiSupervisedGAN:
     """The pair and its two Adam optimisers; ``d_step`` / ``g_step`` are one update each."""
 
     def __init__(self, seed: int = 0, lr: float = DEFAULTS["lr"], unsup_weight: float = DEFAULTS["unsup_weight"],
-                 hidden=(500, 250, 250), g_hidden: int = 500):
+                 hidden=DEFAULTS["hidden"], g_hidden: int = DEFAULTS["g_hidden"]):
         torch.manual_seed(seed)
         self.discriminator = SemiSupervisedDiscriminator(hidden=hidden)
         self.generator = MLPGenerator(hidden=g_hidden)
@@ -183,7 +187,7 @@ class SemiSupervisedGAN:
 
 def train_sgan(x_lab: torch.Tensor, y_lab: torch.Tensor, unlabelled: torch.Tensor | None, *, steps: int, seed: int,
                batch_size: int = DEFAULTS["batch_size"], lr: float = DEFAULTS["lr"],
-               unsup_weight: float = DEFAULTS["unsup_weight"], hidden=(500, 250, 250), g_hidden: int = 500,
+               unsup_weight: float = DEFAULTS["unsup_weight"], hidden=DEFAULTS["hidden"], g_hidden: int = DEFAULTS["g_hidden"],
                progress=None) -> SemiSupervisedGAN:
     """``steps`` rounds of one D step and (with ``unlabelled``) one G step; batches drawn with
     replacement. ``unlabelled`` None: the supervised baseline (the same D, labels only)."""
@@ -232,8 +236,8 @@ def run_semisupervised(
     steps: int = DEFAULTS["steps"],
     batch_size: int = DEFAULTS["batch_size"],
     unsup_weight: float = DEFAULTS["unsup_weight"],
-    hidden=(500, 250, 250),
-    g_hidden: int = 500,
+    hidden=DEFAULTS["hidden"],
+    g_hidden: int = DEFAULTS["g_hidden"],
     unlabelled: int | None = None,
     reference: bool = True,
     progress: ProgressFn = no_progress,
