@@ -214,10 +214,10 @@ SEMISUPERVISED = Idea(
     "classifiers than the usual generator loss or minibatch discrimination. The unlabelled digits "
     "teach D where real digits lie, and the generator's near-misses push its class boundaries into "
     "the empty space between them. Compared with the same discriminator trained on the labels only.",
-    formula=r"L_D = -\mathbb{E}_{(x,y)\sim\mathrm{lab}}\log p(y\mid x, y\le 10) "
-    r"- \mathbb{E}_{x\sim\mathrm{unl}}\log D(x) - \mathbb{E}_{z}\log\big(1 - D(G(z))\big), \quad "
-    r"D(x) = \frac{Z(x)}{Z(x)+1},\; Z = \sum_{k=1}^{10} e^{l_k(x)}; \qquad "
-    r"L_G = \big\lVert \mathbb{E}_x f(x) - \mathbb{E}_z f(G(z)) \big\rVert_2^2",
+    formula=r"\begin{gathered}L_D = -\mathbb{E}_{(x,y)\sim\mathrm{lab}}\log p(y\mid x, y\le 10) "
+    r"- \mathbb{E}_{x\sim\mathrm{unl}}\log D(x) - \mathbb{E}_{z}\log\big(1 - D(G(z))\big) \\ "
+    r"D(x) = \frac{Z(x)}{Z(x)+1},\quad Z(x) = \sum_{k=1}^{10} e^{l_k(x)} \\ "
+    r"L_G = \big\lVert \mathbb{E}_x f(x) - \mathbb{E}_z f(G(z)) \big\rVert_2^2\end{gathered}",
     papers=(
         ("Salimans et al. 2016, Improved Techniques for Training GANs (sec. 3.1, 5)", "https://arxiv.org/abs/1606.03498"),
         ("Odena 2016, Semi-Supervised Learning with GANs", "https://arxiv.org/abs/1606.01583"),

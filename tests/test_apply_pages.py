@@ -229,7 +229,7 @@ def test_augmentation_page_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     cache_dir = tmp_path / "cache"
-    for kind, settings in (("augmentation", DEFAULT_AUG), ("transfer", DEFAULT_TR)):
+    for kind, settings in (("augmentation", DEFAULT_AUG), ("transfer", DEFAULT_TR), ("semisupervised", DEFAULT_SGAN)):
         key = jobs.job_key(kind, settings)
         (cache_dir / "apply").mkdir(parents=True, exist_ok=True)
         import json
@@ -242,10 +242,11 @@ def test_augmentation_page_in_chromium(tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page.goto(f"{base}/gan-augmentation")
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 2",
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 3",
                                timeout=120_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert "+ cGAN samples" in page.inner_text("body")
+        assert "K+1-class GAN (feature matching)" in page.inner_text("body")
         (ROOT / "screenshots").mkdir(exist_ok=True)
         page.screenshot(path=str(ROOT / "screenshots" / "gan-augmentation.png"), full_page=True)
         browser.close()
