@@ -1,7 +1,8 @@
 """The K+1-class semi-supervised GAN (Salimans et al. 2016, "Improved Techniques for Training
-GANs", section 5): one discriminator is both the classifier and the real/fake judge.
+GANs", section 5): one discriminator is both the classifier and the real/fake judge. (The paper's
+K is the number of classes, ten digits here; elsewhere in studio.apply K is labels per class.)
 
-The discriminator has K = 10 logits l_1..l_10, one per digit, and no eleventh: the "fake" class
+The discriminator has ten logits l_1..l_10, one per digit, and no eleventh: the "fake" class
 has its logit fixed at 0 (subtracting a function of x from every logit leaves the softmax
 unchanged, so this loses nothing). Then, with Z(x) = sum_k exp l_k(x),
 
@@ -13,7 +14,8 @@ and the discriminator minimises
     L_unsup = -E_unlabelled real [log D(x)] - E_z [log(1 - D(G(z)))]
             = E_real [softplus(lse) - lse] + E_z [softplus(lse(l(G(z))))]
 
-L_sup + w * L_unsup (w = ``unsup_weight``, 1 in the paper). The generator is trained by
+L_sup + w * L_unsup (w = ``unsup_weight``, 1 by default; the paper's code halves both terms of
+L_unsup, which is w = 0.5). The generator is trained by
 **feature matching** (the paper's choice for semi-supervised learning, section 3.1, and the one
 that gave its best classifiers; minibatch discrimination made better-looking samples but worse
 classifiers): || mean f(x_real) - mean f(G(z)) ||^2 with f the discriminator's last hidden layer.
@@ -75,7 +77,7 @@ class ToUnit(nn.Module):
 
 
 class SemiSupervisedDiscriminator(nn.Module):
-    """Digits (B, 1, 28, 28) in [-1, 1] -> K class logits (B, K); ``features`` the last hidden layer.
+    """Digits (B, 1, 28, 28) in [-1, 1] -> class logits (B, num_classes); ``features`` the last hidden layer.
 
     The real/fake probability is ``real_probability(logits)`` = Z / (Z + 1) (the fake logit is 0)."""
 
