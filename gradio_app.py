@@ -7,7 +7,7 @@ the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's
 
 Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
 default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
-/train_start, /train_status, /train_stop, /train_resume, /segment, /augment, /transfer,
+/train_start, /train_status, /train_stop, /train_resume, /segment, /augment, /transfer, /semisupervised,
 /evaluate, /fid_curve, /truncation_metrics, /feature_map, /fid_disagreement. Heavy work runs one at a time, light
 work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
 """
@@ -264,8 +264,14 @@ def transfer(ks="10", seeds=1, source="mnist-dcgan", steps=None, wait_s=120):
     return result, api.experiment_chart(result), result.get("verdict", result["message"])
 
 
+@studio_errors
+def semisupervised(ks="10", seeds=1, steps=None, unsup_weight=1.0, wait_s=120):
+    result = api.semisupervised(ks, seeds, steps, unsup_weight, wait_s)
+    return result, api.experiment_chart(result), result.get("verdict", result["message"])
+
+
 def apply_tabs() -> dict:
-    """The Segmentation, GAN augmentation and Discriminator transfer tabs (inside the Tabs)."""
+    """The Segmentation, GAN augmentation, Discriminator transfer and Semi-supervised GAN tabs (inside the Tabs)."""
     c = {}
     with gr.Tab("Segmentation", id="segmentation"):
         with gr.Row():
@@ -301,6 +307,21 @@ def apply_tabs() -> dict:
                                             gr.Markdown()]
                 with gr.Column():
                     idea(text)
+    with gr.Tab("Semi-supervised GAN", id="semisupervised"):
+        with gr.Row():
+            with gr.Column():
+                with gr.Row():
+                    c["sgan_ks"] = gr.Textbox(label="K per class (10, 50, 100; comma separated)", value="10")
+                    c["sgan_seeds"] = gr.Slider(1, 5, value=1, step=1, label="Seeds")
+                    c["sgan_weight"] = gr.Number(label="Weight of the unlabelled real/fake loss (0-4)", value=1.0,
+                                                 minimum=0, maximum=4)
+                c["sgan_steps"] = gr.Number(label="Training steps per model (10-3000)", precision=0, value=1500,
+                                            minimum=10, maximum=3000)
+                c["sgan_button"] = gr.Button("Run (background; press again to see progress)", variant="primary")
+                c["sgan_outputs"] = [gr.JSON(label="Status and numbers"), gr.Plot(label="Accuracy against K"),
+                                     gr.Markdown()]
+            with gr.Column():
+                idea(ideas.SEMISUPERVISED)
     return c
 
 
@@ -633,6 +654,9 @@ def build() -> gr.Blocks:
                                              applied[f"{kind}_steps"]],
                                             applied[f"{kind}_outputs"], api_name="augment" if kind == "aug" else "transfer",
                                             **LIGHT)
+        applied["sgan_button"].click(semisupervised, [applied["sgan_ks"], applied["sgan_seeds"], applied["sgan_steps"],
+                                                      applied["sgan_weight"]], applied["sgan_outputs"],
+                                     api_name="semisupervised", **LIGHT)
     return demo
 
 

@@ -1,6 +1,7 @@
-"""Apply GANs to few labels: data augmentation with the conditional GAN, and discriminator transfer.
+"""Apply GANs to few labels: data augmentation with the conditional GAN, discriminator transfer,
+and the K+1-class semi-supervised GAN.
 
-Two experiments from ``studio.apply``, each a background job (``studio.apply.jobs``): the button
+Three experiments from ``studio.apply``, each a background job (``studio.apply.jobs``): the button
 starts it in a server thread, the page polls its progress once a second, and the result is cached
 on disk by its settings, so a refresh, a second tab or a later visit finds the same job or result.
 Each section shows a plotly chart of held-out accuracy against K (95% intervals over seeds) and
@@ -13,7 +14,7 @@ import streamlit as st
 
 from app_pages import _shared as shared
 from studio import apply, ideas
-from studio.apply import augmentation, transfer
+from studio.apply import augmentation, semisupervised, transfer
 
 K_CHOICES = (10, 50, 100)
 
@@ -59,8 +60,9 @@ def poll(kind: str, settings: dict) -> None:
 
 
 st.title("Apply GANs to few labels")
-st.markdown("Two measured answers: how much generated digits help a classifier that has only K real digits per "
-            "class, and how much a GAN discriminator's features help with the same few labels.")
+st.markdown("Three measured answers: how much generated digits help a classifier that has only K real digits per "
+            "class, how much a GAN discriminator's features help with the same few labels, and how well a GAN "
+            "whose discriminator *is* the classifier learns from them.")
 
 st.header("1. Data augmentation with a conditional GAN")
 shared.explain_idea(ideas.AUGMENTATION)
@@ -88,3 +90,21 @@ else:
     tr_settings = {"ks": sorted(t_ks), "seeds": t_seeds, "source": source}
     show_job("transfer", tr_settings, apply.transfer_chart, apply.transfer_verdict,
              seconds_hint(len(t_ks) * t_seeds * 2, 15))
+
+st.header("3. The K+1-class semi-supervised GAN")
+shared.explain_idea(ideas.SEMISUPERVISED)
+left, middle, right = st.columns(3)
+s_ks = left.multiselect("K labelled digits per class", K_CHOICES, default=[10], key="sgan_ks")
+s_seeds = middle.slider("Seeds", 1, 5, semisupervised.DEFAULTS["seeds"], key="sgan_seeds")
+s_weight = right.select_slider("Weight of the unlabelled real/fake loss", [0.25, 0.5, 1.0, 2.0],
+                               value=semisupervised.DEFAULTS["unsup_weight"], key="sgan_weight")
+if not s_ks:
+    st.warning("Choose at least one K.")
+else:
+    sg_settings = {"ks": sorted(s_ks), "seeds": s_seeds}
+    if s_weight != semisupervised.DEFAULTS["unsup_weight"]:
+        sg_settings["unsup_weight"] = s_weight
+    show_job("semisupervised", sg_settings, apply.semisupervised_chart, apply.semisupervised_verdict,
+             seconds_hint(len(s_ks) * s_seeds, 150))
+    st.caption("The same test digits and K labelled digits per (K, seed) as the two sections above: compare the "
+               "K+1-class GAN with the frozen-discriminator head and the from-scratch network there.")

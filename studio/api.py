@@ -629,6 +629,14 @@ def _experiment_ks(ks) -> list[int]:
     return values
 
 
+def _verdict(kind: str, result: dict) -> str:
+    from studio import apply
+
+    verdicts = {"augmentation": apply.augmentation_verdict, "transfer": apply.transfer_verdict,
+                "semisupervised": apply.semisupervised_verdict}
+    return verdicts[kind](result)
+
+
 def _experiment(kind: str, settings: dict, wait_s) -> dict:
     """Start (or find) the background job, wait up to ``wait_s`` seconds, report where it is."""
     from studio import apply
@@ -641,7 +649,7 @@ def _experiment(kind: str, settings: dict, wait_s) -> dict:
         raise DataError(f"the {kind} experiment failed: {job.error}")
     if job.status == "done":
         out.update(summary=job.result["summary"], reference=job.result.get("reference"),
-                   verdict=(apply.augmentation_verdict if kind == "augmentation" else apply.transfer_verdict)(job.result))
+                   verdict=_verdict(kind, job.result))
     return out
 
 
@@ -677,14 +685,32 @@ def transfer(ks="10", seeds=1, source="mnist-dcgan", steps=None, wait_s=120) -> 
     return _experiment("transfer", settings, wait_s)
 
 
+def semisupervised(ks="10", seeds=1, steps=None, unsup_weight=1.0, wait_s=120) -> dict:
+    """/semisupervised: the K+1-class semi-supervised GAN (Salimans et al. 2016) against its own
+    discriminator trained on the K labels per class only; a background job like /augment.
+    ``unsup_weight`` (0-4): the weight of the unlabelled real/fake loss."""
+    from studio.apply import semisupervised as experiment
+
+    settings = {"ks": _experiment_ks(ks), "seeds": check_int("seeds", seeds, 1, 5)}
+    if steps not in (None, "", 0):
+        steps = check_int("steps", steps, 10, 3000)
+        if steps != experiment.DEFAULTS["steps"]:
+            settings["steps"] = steps
+    weight = check_float("unsup_weight", 1.0 if unsup_weight in (None, "") else unsup_weight, 0.0, 4.0)
+    if weight != experiment.DEFAULTS["unsup_weight"]:
+        settings["unsup_weight"] = weight
+    return _experiment("semisupervised", settings, wait_s)
+
+
 def experiment_chart(result: dict):
-    """The plotly chart of an /augment or /transfer answer (None while it runs)."""
+    """The plotly chart of an /augment, /transfer or /semisupervised answer (None while it runs)."""
     from studio.apply.augmentation import LABELS, accuracy_chart
+    from studio.apply.semisupervised import LABELS as SGAN_LABELS
     from studio.apply.transfer import LABELS as TRANSFER_LABELS
 
     if result.get("status") != "done":
         return None
-    labels = LABELS if result["kind"] == "augmentation" else TRANSFER_LABELS
+    labels = {"augmentation": LABELS, "transfer": TRANSFER_LABELS, "semisupervised": SGAN_LABELS}[result["kind"]]
     return accuracy_chart(result["summary"], "condition", labels, "Held-out accuracy against K (95% intervals)",
                           reference=result.get("reference"))
 

@@ -202,6 +202,28 @@ TRANSFER = Idea(
     ),
 )
 
+SEMISUPERVISED = Idea(
+    "Instead of training a GAN first and borrowing its discriminator, train **one network that is "
+    "both**: the discriminator gets ten logits $l_1..l_{10}$, one per digit, and an implicit "
+    "eleventh class **fake** whose logit is fixed at 0. Its softmax over the ten classes classifies a "
+    "digit; $D(x) = Z(x)/(Z(x)+1)$ with $Z = \\sum_k e^{l_k}$ is the probability that $x$ is real. "
+    "The labelled digits (K per class) train it by cross-entropy; the other 4,000 train digits, "
+    "**without labels**, and the generator's digits train it as a GAN discriminator; the generator "
+    "learns by **feature matching** (its digits must give the same mean features in D's last hidden "
+    "layer as real ones), the paper's choice for semi-supervised learning: it gave better "
+    "classifiers than the usual generator loss or minibatch discrimination. The unlabelled digits "
+    "teach D where real digits lie, and the generator's near-misses push its class boundaries into "
+    "the empty space between them. Compared with the same discriminator trained on the labels only.",
+    formula=r"\begin{gathered}L_D = -\mathbb{E}_{(x,y)\sim\mathrm{lab}}\log p(y\mid x, y\le 10) "
+    r"- \mathbb{E}_{x\sim\mathrm{unl}}\log D(x) - \mathbb{E}_{z}\log\big(1 - D(G(z))\big) \\ "
+    r"D(x) = \frac{Z(x)}{Z(x)+1},\quad Z(x) = \sum_{k=1}^{10} e^{l_k(x)} \\ "
+    r"L_G = \big\lVert \mathbb{E}_x f(x) - \mathbb{E}_z f(G(z)) \big\rVert_2^2\end{gathered}",
+    papers=(
+        ("Salimans et al. 2016, Improved Techniques for Training GANs (sec. 3.1, 5)", "https://arxiv.org/abs/1606.03498"),
+        ("Odena 2016, Semi-Supervised Learning with GANs", "https://arxiv.org/abs/1606.01583"),
+    ),
+)
+
 EVALUATION = Idea(
     "A GAN is judged on **features**, not pixels: a network maps every image to a vector, and the "
     "real and generated sets are compared there. **FID** fits a Gaussian to each set and measures the "

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import api, apply, checkpoints
-from studio.apply import jobs
+from studio.apply import jobs, semisupervised
 from studio.errors import DataError
 from support import CHROMIUM, CHROMIUM_ARGS, chromium_missing, gradio_server, streamlit_server
 
@@ -24,6 +24,7 @@ APP = ROOT / "app.py"
 SEG_PAGE, AUG_PAGE = "app_pages/8_Segmentation.py", "app_pages/9_GAN_augmentation.py"
 DEFAULT_AUG = {"ks": [10], "seeds": 3, "ratio": 1.0}
 DEFAULT_TR = {"ks": [10], "seeds": 3, "source": "mnist-dcgan"}
+DEFAULT_SGAN = {"ks": [10], "seeds": 1}
 
 needs_unet = pytest.mark.skipif(not (ROOT / "checkpoints" / "maps-unet" / "model.safetensors").exists(),
                                 reason="the bundled maps-unet is not trained yet")
@@ -38,13 +39,14 @@ def open_page(path: str, query: dict | None = None) -> AppTest:
 
 
 def fake_result(kind: str, settings: dict) -> dict:
-    conditions = apply.AUGMENT_CONDITIONS if kind == "augmentation" else apply.TRANSFER_CONDITIONS
+    conditions = {"augmentation": apply.AUGMENT_CONDITIONS, "transfer": apply.TRANSFER_CONDITIONS,
+                  "semisupervised": apply.SGAN_CONDITIONS}[kind]
     rows = [{"condition": c, "k": 10, "seed": s, "accuracy": 0.5 + 0.1 * i + 0.01 * s}
             for i, c in enumerate(conditions) for s in range(settings["seeds"])]
     from studio.apply.fewshot import summarise
 
     return {"rows": rows, "summary": summarise(rows), "settings": settings,
-            **({"reference": 0.985} if kind == "transfer" else {})}
+            **({"reference": 0.985} if kind != "augmentation" else {})}
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def test_segmentation_page_warns_about_a_bad_link():
 
 
 def test_augmentation_page_shows_cached_results_with_intervals(cache):
-    for kind, settings in (("augmentation", DEFAULT_AUG), ("transfer", DEFAULT_TR)):
+    for kind, settings in (("augmentation", DEFAULT_AUG), ("transfer", DEFAULT_TR), ("semisupervised", DEFAULT_SGAN)):
         jobs.start_job(kind, settings, runner=lambda progress, k=kind, **s: fake_result(k, s)).wait(30)
     jobs._JOBS.clear()  # as after a server restart: only the disk cache knows
     at = open_page(AUG_PAGE)
@@ -96,8 +98,45 @@ def test_augmentation_page_shows_cached_results_with_intervals(cache):
     assert "+ cGAN samples **71.0%** ± 2.5 (+20.0 points)" in text  # 0.5 + 0.2 + 0.01 * mean(0, 1, 2)
     assert "frozen discriminator + linear head **51.0%** ± 2.5 (-10.0 points)" in text
     assert "bundled mnist-classifier (about 400 labels per class): **98.5%**" in text
-    assert len(at.get("plotly_chart")) == 2
+    assert "K+1-class GAN (feature matching) **50.0%** ± 0.0 (-10.0 points)" in text  # one seed
+    assert len(at.get("plotly_chart")) == 3
     assert all(b.disabled for b in at.button)  # measured: nothing to run
+
+
+def test_semisupervised_section_starts_its_job_with_the_page_settings(cache, monkeypatch):
+    """Section 3: the seeds slider and the loss-weight slider reach the job's settings; the result
+    then shows as a chart with both conditions and the reference line."""
+    release = __import__("threading").Event()
+    started = []
+
+    def slow(progress, **settings):
+        started.append(settings)
+        progress(0.5, "K = 10, seed 0: K+1-class GAN (feature matching)")
+        release.wait(60)
+        return fake_result("semisupervised", settings)
+
+    monkeypatch.setattr(jobs, "_runner", lambda kind: slow)
+    at = open_page(AUG_PAGE)
+    assert not at.exception
+    assert "Salimans et al. 2016" in "\n".join(m.value for m in at.markdown)
+    assert at.slider(key="sgan_seeds").value == 1  # the default: one seed, under 3 minutes
+    at.slider(key="sgan_seeds").set_value(2)
+    at.select_slider(key="sgan_weight").set_value(0.5)
+    at.button(key="semisupervised_run").click().run()
+    settings = {"ks": [10], "seeds": 2, "unsup_weight": 0.5}
+    job = jobs.get_job("semisupervised", settings)
+    assert job is not None and job.status == "running"
+    assert "K+1-class GAN" in at.get("progress")[0].proto.text
+    release.set()
+    job.wait(30)
+    at.run()
+    assert not at.exception and started == [settings]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    import json
+
+    figure = json.loads(charts[0].proto.spec)
+    assert [trace["name"] for trace in figure["data"]] == list(semisupervised.LABELS.values())
 
 
 def test_augmentation_page_starts_a_background_job_and_shows_its_progress(cache, monkeypatch):
@@ -168,6 +207,20 @@ def test_augment_and_segment_endpoints_on_a_real_server(gradio_base):
         assert np.array_equal(np.asarray(Image.open(images[2]).convert("RGB")), expected["predicted"])
 
 
+def test_semisupervised_endpoint_on_a_real_server(gradio_base):
+    from gradio_client import Client
+
+    client = Client(gradio_base, verbose=False)
+    status, _chart, verdict = client.predict("10", 1, 10, 1.0, api_name="/semisupervised")
+    assert status["status"] == "done", status
+    assert status["settings"] == {"ks": [10], "seeds": 1, "steps": 10}
+    assert {r["condition"] for r in status["summary"]} == set(apply.SGAN_CONDITIONS)
+    assert all(0.0 <= r["mean"] <= 1.0 and r["n"] == 1 for r in status["summary"])
+    assert "K = 10 per class" in verdict and "K+1-class GAN" in verdict
+    with pytest.raises(Exception, match="ks must be some of"):
+        client.predict("7", 1, 10, 1.0, api_name="/semisupervised")
+
+
 # ----------------------------------------------------------------------------- a real browser
 
 
@@ -176,7 +229,7 @@ def test_augmentation_page_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     cache_dir = tmp_path / "cache"
-    for kind, settings in (("augmentation", DEFAULT_AUG), ("transfer", DEFAULT_TR)):
+    for kind, settings in (("augmentation", DEFAULT_AUG), ("transfer", DEFAULT_TR), ("semisupervised", DEFAULT_SGAN)):
         key = jobs.job_key(kind, settings)
         (cache_dir / "apply").mkdir(parents=True, exist_ok=True)
         import json
@@ -189,10 +242,11 @@ def test_augmentation_page_in_chromium(tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page.goto(f"{base}/gan-augmentation")
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 2",
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 3",
                                timeout=120_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert "+ cGAN samples" in page.inner_text("body")
+        assert "K+1-class GAN (feature matching)" in page.inner_text("body")
         (ROOT / "screenshots").mkdir(exist_ok=True)
         page.screenshot(path=str(ROOT / "screenshots" / "gan-augmentation.png"), full_page=True)
         browser.close()

@@ -4,6 +4,8 @@
                      augmentation and conditional-GAN samples (Antoniou et al. 2017)
     transfer.py      a frozen GAN discriminator body as a feature extractor for few labels
                      (Radford et al. 2016, section 5.1; the CS231n project)
+    semisupervised.py  the K+1-class semi-supervised GAN (Salimans et al. 2016, section 5): one
+                     discriminator classifies the K labelled digits and judges real/fake on the rest
     segmentation.py  per-class IoU of a U-Net on the procedural map tiles, beside pix2pix's map
     fewshot.py       what the two classifier experiments share: K labels per class, a small
                      training loop, held-out accuracy, intervals over seeds
@@ -18,11 +20,13 @@ trained and scored. The training loops are small and self-contained (plain torch
 from studio.apply.augmentation import AUGMENT_CONDITIONS, augmentation_chart, augmentation_verdict, run_augmentation
 from studio.apply.fewshot import interval, few_labels, train_classifier, accuracy
 from studio.apply.jobs import Job, get_job, start_job
+from studio.apply.semisupervised import SGAN_CONDITIONS, run_semisupervised, semisupervised_chart, semisupervised_verdict
 from studio.apply.segmentation import confusion, iou_from_confusion, segment_tile, segmentation_report
 from studio.apply.transfer import TRANSFER_CONDITIONS, DiscriminatorFeatures, run_transfer, transfer_chart, transfer_verdict
 
 __all__ = [
     "AUGMENT_CONDITIONS",
+    "SGAN_CONDITIONS",
     "TRANSFER_CONDITIONS",
     "DiscriminatorFeatures",
     "Job",
@@ -36,8 +40,11 @@ __all__ = [
     "iou_from_confusion",
     "run_augmentation",
     "run_transfer",
+    "run_semisupervised",
     "segment_tile",
     "segmentation_report",
+    "semisupervised_chart",
+    "semisupervised_verdict",
     "start_job",
     "train_classifier",
     "transfer_chart",

@@ -29,9 +29,10 @@ def cache_dir() -> Path:
 
 
 def _runner(kind: str) -> Callable[..., dict]:
-    from studio.apply import augmentation, transfer
+    from studio.apply import augmentation, semisupervised, transfer
 
-    runners = {"augmentation": augmentation.run_augmentation, "transfer": transfer.run_transfer}
+    runners = {"augmentation": augmentation.run_augmentation, "transfer": transfer.run_transfer,
+               "semisupervised": semisupervised.run_semisupervised}
     if kind not in runners:
         raise DataError(f"unknown experiment {kind!r}: choose one of {', '.join(runners)}")
     return runners[kind]
