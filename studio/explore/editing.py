@@ -175,19 +175,31 @@ def gradient_edit(generator, judge: Judge, seeds: Sequence[int], target: str, di
     labels = _labels(generator, len(seeds), seeds)
     z = torch.cat([generator.sample_latent(1, int(s)) for s in seeds])  # (B, D)
     path = [z.detach().clone()]
-    others = [k for k in range(len(judge.names)) if k != t]
+    others = [k for k in range(len(judge.names)) if k != t] if keep_weight else []
     original = None
+
+    def objective(z):  # per seed: the target logit, less λ times how far the other logits moved
+        nonlocal original
+        logits = judge.logits(generator.generate(z, labels))  # (B, K)
+        if original is None:
+            original = logits[:, others].detach()
+        value = direction * logits[:, t]
+        return value - keep_weight * (logits[:, others] - original).norm(dim=1) if others else value
+
     with evaluating(generator, judge.classifier):  # autograd.grad differentiates z only: no weight changes
         for _ in range(steps):
             z = z.detach().requires_grad_(True)
-            logits = judge.logits(generator.generate(z, labels))  # (B, K)
-            if original is None:
-                original = logits[:, others].detach()
-            objective = direction * logits[:, t]
-            if keep_weight and others:
-                objective = objective - keep_weight * (logits[:, others] - original).norm(dim=1)
-            (grad,) = torch.autograd.grad(objective.sum(), z)
-            z = z.detach() + step_size * grad
+            now = objective(z)
+            (grad,) = torch.autograd.grad(now.sum(), z)
+            size = torch.full((len(seeds), 1), step_size)
+            if others:  # the penalty is stiff: a step that lowers a seed's objective is halved (up to 10 times)
+                with torch.no_grad():
+                    for _ in range(10):
+                        worse = (objective(z + size * grad) < now).unsqueeze(1)
+                        if not worse.any():
+                            break
+                        size = torch.where(worse, size / 2, size)
+            z = z.detach() + size * grad
             path.append(z.clone())
     latents = torch.stack(path)  # (T, B, D)
     images, probs = _frames(generator, judge, latents, labels)
