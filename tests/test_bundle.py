@@ -97,7 +97,8 @@ def test_bundle_chooses_on_the_selection_seed_and_measures_the_report_seed_once(
     selection, report, chosen, passed = CASES[case]
     scripted = Scripted(three_checkpoint_run, selection, report)
     monkeypatch.setitem(B.BUNDLES, "mnist-dcgan", scripted.bundle())
-    argv = ["mnist-dcgan", "--from-run", str(three_checkpoint_run), "--out", str(judges)]
+    argv = ["mnist-dcgan", "--from-run", str(three_checkpoint_run), "--out", str(judges),
+            "--sample-extractor", "classifier:mnist-classifier"]
     every_candidate = [(1, B.SELECT_SEED), (2, B.SELECT_SEED), (3, B.SELECT_SEED)]
     meets = report[chosen] >= 0.5
     written = judges / "mnist-dcgan"
@@ -133,12 +134,17 @@ def test_bundle_chooses_on_the_selection_seed_and_measures_the_report_seed_once(
     assert f"step {chosen}" in made and "run's 3 checkpoints" in made and "the scripted selection set" in made
     assert (f"{passed} passed the bar there" if passed else "none passed the bar there") in made
     assert "once, on the report set" in made
+    # the card's sample metrics: FID and KID of 1,000 report-seed samples in the digit classifier's features
+    sample = config["sample_metrics"]["classifier"]
+    assert sample["n"] == 1000 and sample["seed"] == B.REPORT_SEED and sample["fid"]["interval"][0] <= sample["fid"]["value"]
+    assert f"{sample['fid']['value']:.2f}" in (written / "README.md").read_text().split("## Sample metrics")[1]
 
 
 def test_bundle_cli_on_a_tiny_recipe_writes_a_below_bar_card_that_a_fresh_measurement_repeats(tmp_path, judges):
     sets = [arg for key, value in TINY_DCGAN.items() for arg in ("--set", f"{key}={value}")]
     command = [sys.executable, "-m", "training.bundle", "mnist-dcgan", "--out", str(judges),
-               "--runs", str(tmp_path / "runs"), "--steps", "2", "--checkpoint-every", "1", "--below-bar", *sets]
+               "--runs", str(tmp_path / "runs"), "--steps", "2", "--checkpoint-every", "1", "--below-bar",
+               "--sample-extractor", "classifier:mnist-classifier", *sets]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -643,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-run", metavar="RUN_DIR", help="measure an existing run instead of training")
     parser.add_argument("--start-note", default="", metavar="WORDS",
                         help="with init_from: what the starting weights were, for the card")
+    parser.add_argument("--sample-extractor", dest="sample_extractors", action="append",
+                        help="FID/KID extractor for the card (repeatable; default: the domain one and inception)")
     parser.add_argument("--below-bar", action="store_true",
                         help="when the chosen checkpoint misses the bar, write it anyway, its card saying so")
     args = parser.parse_args(argv)
@@ -708,6 +710,10 @@ def main(argv: list[str] | None = None) -> int:
                   inference_only=recipe.family in ("pix2pix", "cyclegan"))
     size = sum(p.stat().st_size for p in target.iterdir()) / 2**20
     print(f"wrote {target} ({size:.1f} MB) from {run_dir} step {choice.step}: {numbers}")
+    from training import card_metrics
+
+    found = card_metrics.remeasure(target, args.sample_extractors or card_metrics.EXTRACTORS)  # FID/KID on the card
+    print(f"sample metrics: {found if isinstance(found, str) else {k: v['fid']['value'] for k, v in found.items()}}")
     return 0
 
 
