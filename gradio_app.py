@@ -21,6 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio import api, explore, ideas
+from studio import translate as translating
 from studio.checkpoints import zoo
 from studio.errors import CheckpointError, DataError
 from studio.live import LaunchError
@@ -90,10 +91,10 @@ def route(source):
     """After /load: the tabs that can use the model get it as their model."""
     _, loaded = api.load_model(source)
     latent = explore.latent_page_problem(loaded.model) is None
-    translation = api.translate.translation_problem(loaded.model) is None
+    translates = translating.translation_problem(loaded.model) is None
     keep = gr.skip()
     return (source if latent else keep, source if latent else keep, source if latent else keep,
-            source if translation else keep)
+            source if translates else keep)
 
 
 @gpu

@@ -10,7 +10,7 @@ One room per capability (each package's docstring says what it owns):
     accel/        fast display paths (one small interface)
     apply/        GANs applied: augmentation, discriminator transfer, segmentation scores
     imaging.py, charts.py, training_charts.py, errors.py: shared by all rooms
-    api.py: one function per HTTP endpoint of the Gradio app; ideas.py: each page's idea text
+    api/: one function per HTTP endpoint of the Gradio app; ideas.py: each page's idea text
     evaluate.py: the metrics CLI (python -m studio.evaluate)
 
 Rules: ``studio`` never imports Streamlit or Gradio. Imports point one way, pages -> rooms ->

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio import api
+from studio import api, checkpoints
 from studio.errors import CheckpointError, DataError
 from test_gradio_app import app_error, client, one_thread, pixels, runs_root, server  # noqa: F401 - fixtures
 
@@ -26,7 +26,7 @@ def test_api_edit_makes_a_3_and_checks_its_arguments():
     with pytest.raises(CheckpointError, match="no latent"):
         api.edit("horse2zebra-cyclegan", 0, "3")
     with pytest.raises(CheckpointError, match="no classifier fits"):  # a GAN of another data set
-        api.edit_models(api.checkpoints.Loaded(api.load_model("mnist-dcgan")[1].model, {"dataset": "cars"}))
+        api.edit_models(checkpoints.Loaded(api.load_model("mnist-dcgan")[1].model, {"dataset": "cars"}))
 
 
 def test_api_bias_audit_refuses_what_it_cannot_audit():
