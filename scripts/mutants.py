@@ -178,6 +178,27 @@ MUTANTS = [
         "result = run_edit(model, int(seed) + 1, target,",
         ("tests/test_feature_pages.py", "tests/test_browser.py", "-kediting"),
     ),
+    Mutant(
+        "keep-others edit takes every step whole (no backtracking)",
+        "studio/explore/editing.py",
+        "                        size = torch.where(worse, size / 2, size)\n",
+        "                        break\n",
+        ("tests/test_editing.py",),
+    ),
+    Mutant(
+        "card metrics measured on the selection seed",
+        "training/card_metrics.py",
+        "REPORT_SEED = 1\n",
+        "REPORT_SEED = 0\n",
+        ("tests/test_card_metrics.py",),
+    ),
+    Mutant(
+        "card's sample-metrics row shows the interval's low end as the FID",
+        "training/card_metrics.py",
+        "{fid['value']:.2f} [{fid['interval'][0]:.2f}",
+        "{fid['interval'][0]:.2f} [{fid['interval'][0]:.2f}",
+        ("tests/test_card_metrics.py",),
+    ),
 ]
 
 

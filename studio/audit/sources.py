@@ -27,7 +27,8 @@ GENERATOR_TASKS = ("unconditional", "conditional")
 GENERATE_BATCH = 250
 # Bundled datasets a reference can name: "mnist", "mnist-5k", "mnist-5k:train", "animals:test", ...
 # Full MNIST is not bundled: "mnist" reads the 5,000 bundled digits, as the checkpoints were trained on.
-REFERENCE_DATASETS = {"mnist": "mnist", "mnist-5k": "mnist", "animals": "animals"}
+REFERENCE_DATASETS = {"mnist": "mnist", "mnist-5k": "mnist", "animals": "animals", "faces": "faces",
+                      "faces_fair": "faces_fair"}
 
 
 @dataclass
@@ -156,7 +157,8 @@ def folder_source(path, n: int | None = None, seed: int = 0, channels: int = 3) 
 # ----------------------------------------------------------------------------- datasets
 
 def dataset_source(name: str, image_size: int) -> ImageSource:
-    """A bundled dataset (``mnist``, ``mnist-5k``, ``animals``, optionally ``:train`` / ``:test``) at
+    """A bundled dataset (``mnist``, ``mnist-5k``, ``animals``, ``faces`` (the biased world),
+    ``faces_fair``; optionally ``:train`` / ``:test``) at
     ``image_size`` pixels, resized by the dataset's own loader as training saw it."""
     from studio.data import get_dataset
 
