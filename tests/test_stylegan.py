@@ -71,7 +71,7 @@ def test_truncation_psi_one_is_a_no_op_and_psi_zero_is_the_average_image(model):
         assert torch.allclose(zero, model.w_avg.expand_as(zero))
         images = model.synthesis(zero)
         average = model.synthesis(model.w_avg.expand(1, 6, 8))
-        assert torch.allclose(images, average.expand_as(images), atol=1e-6)  # every z draws the average image
+        assert torch.allclose(images, average.expand_as(images), atol=1e-5)  # every z draws the average image (batch 5 vs 1: ~2e-6 of float noise on AVX-512)
         half = model.mapping(z, psi=0.5)
         assert torch.allclose(half, model.w_avg + 0.5 * (ws - model.w_avg), atol=1e-6)
         cut = model.mapping(z, psi=0.0, cutoff=2)  # only the first two (4x4) layers truncated
