@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import statistics
-import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.ui import CHROMIUM, CHROMIUM_ARGS, free_port, start_server
+from bench.ui import CHROMIUM, CHROMIUM_ARGS, chromium_missing, report, time_slider, with_studio
 
 TARGET_MS = 300.0
 AFTER = 1  # the page's images: the gradient column's before, after, strip; then the linear column's
@@ -62,15 +59,7 @@ def measure(base: str, model: str, changes: int, warmup: int) -> list[float]:
         page.wait_for_selector(f"{ready} [data-testid='stImage'] img", timeout=180_000)
         page.get_by_text("success").first.wait_for(timeout=180_000)
         slider = page.get_by_role("slider", name="Strength")
-        latencies = []
-        for index in range(warmup + changes):
-            page.evaluate(ARM_WATCHER, AFTER)
-            slider.focus()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function("() => window.__latencyMs !== undefined", timeout=60_000)
-            if index >= warmup:
-                latencies.append(page.evaluate("() => window.__latencyMs"))
-            page.wait_for_selector(ready)
+        latencies = time_slider(page, slider, ARM_WATCHER, changes, warmup, image=AFTER)
         browser.close()
     return latencies
 
@@ -83,26 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.warmup + args.changes > 25:
         parser.error("warmup + changes must be at most 25 (the slider has 25 steps above 0.5)")
-    if not Path(CHROMIUM).exists():
-        print(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)", file=sys.stderr)
+    if chromium_missing():
         return 1
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        server = start_server(port, Path(tmp) / "streamlit.log")
-        try:
-            latencies = measure(f"http://127.0.0.1:{port}", args.checkpoint, args.changes, args.warmup)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-
-    median = statistics.median(latencies)
-    print(f"strength-slider change -> new edited face rendered in Chromium (Feature editing page, {args.checkpoint}, "
-          "10 steps, gradient and linear side by side)")
-    print(f"  {len(latencies)} changes after {args.warmup} warm-up, {os.cpu_count()} CPU cores, "
-          f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (shared machines: "
-          "a load above the core count slows every step)")
-    print(f"  best {min(latencies):.0f} ms, median {median:.0f} ms, worst {max(latencies):.0f} ms")
-    print(f"  target: median under {TARGET_MS:.0f} ms on 2 CPU cores -> {'met' if median < TARGET_MS else 'NOT met'}")
+        latencies = with_studio(Path(tmp), lambda base: measure(base, args.checkpoint, args.changes, args.warmup))
+    report(f"strength-slider change -> new edited face rendered in Chromium (Feature editing page, {args.checkpoint}, "
+           "10 steps, gradient and linear side by side)", latencies, args.warmup, load_before, TARGET_MS)
     return 0

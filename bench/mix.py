@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import statistics
-import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.edit import ARM_WATCHER
-from bench.ui import CHROMIUM, CHROMIUM_ARGS, free_port, start_server
+from bench.ui import CHROMIUM, CHROMIUM_ARGS, chromium_missing, report, time_slider, with_studio
 
 TARGET_MS = 500.0
 MATRIX = 0  # the page's first image
@@ -60,15 +57,7 @@ def measure(base: str, source: str, changes: int, warmup: int) -> list[float]:
         page.goto(f"{base}/style-mixing?{urlencode({'checkpoint': source, 'psi': '0.0'})}")
         page.wait_for_selector(f"{ready} [data-testid='stImage'] img", timeout=180_000)
         slider = page.get_by_role("slider", name="Truncation in W, ψ")
-        latencies = []
-        for index in range(warmup + changes):
-            page.evaluate(ARM_WATCHER, MATRIX)
-            slider.focus()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function("() => window.__latencyMs !== undefined", timeout=60_000)
-            if index >= warmup:
-                latencies.append(page.evaluate("() => window.__latencyMs"))
-            page.wait_for_selector(ready)
+        latencies = time_slider(page, slider, ARM_WATCHER, changes, warmup, image=MATRIX)
         browser.close()
     return latencies
 
@@ -81,26 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.warmup + args.changes > 40:
         parser.error("warmup + changes must be at most 40 (the slider has 40 steps above 0)")
-    if not Path(CHROMIUM).exists():
-        print(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)", file=sys.stderr)
+    if chromium_missing():
         return 1
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         source = args.checkpoint or default_checkpoint(Path(tmp))
-        port = free_port()
-        server = start_server(port, Path(tmp) / "streamlit.log")
-        try:
-            latencies = measure(f"http://127.0.0.1:{port}", source, args.changes, args.warmup)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-
-    median = statistics.median(latencies)
-    print(f"ψ-slider change -> new 4x4 mixing matrix rendered in Chromium (Style mixing page, {source}, 32 px)")
-    print(f"  {len(latencies)} changes after {args.warmup} warm-up, {os.cpu_count()} CPU cores, "
-          f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (shared machines: "
-          "a load above the core count slows every step)")
-    print(f"  best {min(latencies):.0f} ms, median {median:.0f} ms, worst {max(latencies):.0f} ms")
-    print(f"  target: median under {TARGET_MS:.0f} ms on 2 CPU cores -> {'met' if median < TARGET_MS else 'NOT met'}")
+        latencies = with_studio(Path(tmp), lambda base: measure(base, source, args.changes, args.warmup))
+    report(f"ψ-slider change -> new 4x4 mixing matrix rendered in Chromium (Style mixing page, {source}, 32 px)",
+           latencies, args.warmup, load_before, TARGET_MS)
     return 0

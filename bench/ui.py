@@ -89,6 +89,54 @@ def start_server(port: int, log_path: Path) -> subprocess.Popen:
     raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
 
 
+def time_slider(page, slider, watcher: str, changes: int, warmup: int, image: int | None = None) -> list[float]:
+    """Press ArrowRight on ``slider`` ``warmup + changes`` times; for each measured press, the ms from the
+    key to the new image drawn (``watcher`` arms the page's timer, for its ``image``-th image if given)."""
+    ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    latencies = []
+    for index in range(warmup + changes):
+        if image is None:
+            page.evaluate(watcher)
+        else:
+            page.evaluate(watcher, image)
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => window.__latencyMs !== undefined", timeout=60_000)
+        if index >= warmup:
+            latencies.append(page.evaluate("() => window.__latencyMs"))
+        page.wait_for_selector(ready)
+    return latencies
+
+
+def with_studio(log_dir: Path, measure) -> list[float]:
+    """Start the Streamlit studio on a free port, return ``measure(base_url)``, stop the studio."""
+    port = free_port()
+    server = start_server(port, log_dir / "streamlit.log")
+    try:
+        return measure(f"http://127.0.0.1:{port}")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def chromium_missing() -> bool:
+    if Path(CHROMIUM).exists():
+        return False
+    print(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)", file=sys.stderr)
+    return True
+
+
+def report(what: str, latencies: list[float], warmup: int, load_before: float, target_ms: float) -> None:
+    """The four lines every slider benchmark prints: what, the machine's load, the figures, the target."""
+    median = statistics.median(latencies)
+    print(what)
+    print(f"  {len(latencies)} changes after {warmup} warm-up, {os.cpu_count()} CPU cores, "
+          f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (shared machines: "
+          "a load above the core count slows every step)")
+    print(f"  best {min(latencies):.0f} ms, median {median:.0f} ms, worst {max(latencies):.0f} ms")
+    print(f"  target: median under {target_ms:.0f} ms on 2 CPU cores -> {'met' if median < target_ms else 'NOT met'}")
+
+
 def measure(base: str, source: str, changes: int, warmup: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
@@ -100,15 +148,7 @@ def measure(base: str, source: str, changes: int, warmup: int) -> list[float]:
         page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"] [data-testid="stImage"] img',
                                timeout=120_000)
         slider = page.get_by_role("slider", name="Threshold τ")
-        latencies = []
-        for index in range(warmup + changes):
-            page.evaluate(ARM_WATCHER)
-            slider.focus()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function("() => window.__latencyMs !== undefined", timeout=60_000)
-            if index >= warmup:
-                latencies.append(page.evaluate("() => window.__latencyMs"))
-            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        latencies = time_slider(page, slider, ARM_WATCHER, changes, warmup)
         browser.close()
     return latencies
 
@@ -121,27 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.warmup + args.changes > 25:
         parser.error("warmup + changes must be at most 25 (the slider has 29 steps above 0.1)")
-    if not Path(CHROMIUM).exists():
-        print(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)", file=sys.stderr)
+    if chromium_missing():
         return 1
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         source = args.checkpoint or default_checkpoint(Path(tmp))
-        port = free_port()
-        server = start_server(port, Path(tmp) / "streamlit.log")
-        try:
-            latencies = measure(f"http://127.0.0.1:{port}", source, args.changes, args.warmup)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-
-    median = statistics.median(latencies)
+        latencies = with_studio(Path(tmp), lambda base: measure(base, source, args.changes, args.warmup))
     model = args.checkpoint or "DCGAN-64, 3 x 64 x 64"
-    print(f"slider change -> new 16-image grid rendered in Chromium (Truncation trick page, {model})")
-    print(f"  {len(latencies)} changes after {args.warmup} warm-up, {os.cpu_count()} CPU cores, "
-          f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (shared machines: "
-          "a load above the core count slows every step)")
-    print(f"  best {min(latencies):.0f} ms, median {median:.0f} ms, worst {max(latencies):.0f} ms")
-    print(f"  target: median under {TARGET_MS:.0f} ms on 2 CPU cores -> {'met' if median < TARGET_MS else 'NOT met'}")
+    report(f"slider change -> new 16-image grid rendered in Chromium (Truncation trick page, {model})",
+           latencies, args.warmup, load_before, TARGET_MS)
     return 0
