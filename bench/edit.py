@@ -25,27 +25,6 @@ from bench.ui import CHROMIUM, CHROMIUM_ARGS, chromium_missing, report, time_sli
 TARGET_MS = 300.0
 AFTER = 1  # the page's images: the gradient column's before, after, strip; then the linear column's
 
-# As bench ui's watcher, for the AFTER-th image rather than the first.
-ARM_WATCHER = """(index) => {
-  window.__latencyMs = undefined;
-  const shown = () => document.querySelectorAll('[data-testid="stImage"] img')[index];
-  const before = shown().src;
-  let start = null;
-  document.addEventListener('keydown', () => { start = performance.now(); }, {capture: true, once: true});
-  const finish = async (img) => {
-    await img.decode();
-    requestAnimationFrame(() => { window.__latencyMs = performance.now() - start; });
-  };
-  const observer = new MutationObserver(() => {
-    const img = shown();
-    if (start === null || !img || img.src === before) return;
-    observer.disconnect();
-    if (img.complete && img.naturalWidth > 0) finish(img);
-    else img.addEventListener('load', () => finish(img), {once: true});
-  });
-  observer.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-}"""
-
 
 def measure(base: str, model: str, changes: int, warmup: int) -> list[float]:
     from playwright.sync_api import sync_playwright
@@ -59,7 +38,7 @@ def measure(base: str, model: str, changes: int, warmup: int) -> list[float]:
         page.wait_for_selector(f"{ready} [data-testid='stImage'] img", timeout=180_000)
         page.get_by_text("success").first.wait_for(timeout=180_000)
         slider = page.get_by_role("slider", name="Strength")
-        latencies = time_slider(page, slider, ARM_WATCHER, changes, warmup, image=AFTER)
+        latencies = time_slider(page, slider, changes, warmup, image=AFTER)
         browser.close()
     return latencies
 

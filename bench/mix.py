@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.edit import ARM_WATCHER
 from bench.ui import CHROMIUM, CHROMIUM_ARGS, chromium_missing, report, time_slider, with_studio
 
 TARGET_MS = 500.0
@@ -57,7 +56,7 @@ def measure(base: str, source: str, changes: int, warmup: int) -> list[float]:
         page.goto(f"{base}/style-mixing?{urlencode({'checkpoint': source, 'psi': '0.0'})}")
         page.wait_for_selector(f"{ready} [data-testid='stImage'] img", timeout=180_000)
         slider = page.get_by_role("slider", name="Truncation in W, ψ")
-        latencies = time_slider(page, slider, ARM_WATCHER, changes, warmup, image=MATRIX)
+        latencies = time_slider(page, slider, changes, warmup, image=MATRIX)
         browser.close()
     return latencies
 

@@ -34,11 +34,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 TARGET_MS = 300.0
 
-# Arms a one-shot watcher: keydown starts the clock; the first grid image with a new src that has
-# loaded and decoded, plus one animation frame (painted), stops it. Result in window.__latencyMs.
-ARM_WATCHER = """() => {
+# Arms a one-shot watcher: keydown starts the clock; the page's index-th image, once it has a new src,
+# has loaded and decoded, plus one animation frame (painted), stops it. Result in window.__latencyMs.
+ARM_WATCHER = """(index) => {
   window.__latencyMs = undefined;
-  const grid = () => document.querySelector('[data-testid="stImage"] img');
+  const grid = () => document.querySelectorAll('[data-testid="stImage"] img')[index];
   const before = grid().src;
   let start = null;
   document.addEventListener('keydown', () => { start = performance.now(); }, {capture: true, once: true});
@@ -89,16 +89,13 @@ def start_server(port: int, log_path: Path) -> subprocess.Popen:
     raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
 
 
-def time_slider(page, slider, watcher: str, changes: int, warmup: int, image: int | None = None) -> list[float]:
+def time_slider(page, slider, changes: int, warmup: int, image: int = 0) -> list[float]:
     """Press ArrowRight on ``slider`` ``warmup + changes`` times; for each measured press, the ms from the
-    key to the new image drawn (``watcher`` arms the page's timer, for its ``image``-th image if given)."""
+    key to the page's ``image``-th image drawn anew."""
     ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
     latencies = []
     for index in range(warmup + changes):
-        if image is None:
-            page.evaluate(watcher)
-        else:
-            page.evaluate(watcher, image)
+        page.evaluate(ARM_WATCHER, image)
         slider.focus()
         page.keyboard.press("ArrowRight")
         page.wait_for_function("() => window.__latencyMs !== undefined", timeout=60_000)
@@ -148,7 +145,7 @@ def measure(base: str, source: str, changes: int, warmup: int) -> list[float]:
         page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"] [data-testid="stImage"] img',
                                timeout=120_000)
         slider = page.get_by_role("slider", name="Threshold τ")
-        latencies = time_slider(page, slider, ARM_WATCHER, changes, warmup)
+        latencies = time_slider(page, slider, changes, warmup)
         browser.close()
     return latencies
 
