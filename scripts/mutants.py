@@ -153,8 +153,8 @@ MUTANTS = [
     Mutant(
         "classifier-gradient edit walks the wrong way",
         "studio/explore/editing.py",
-        "            objective = direction * logits[:, t]\n",
-        "            objective = -direction * logits[:, t]\n",
+        "        value = direction * logits[:, t]\n",
+        "        value = -direction * logits[:, t]\n",
         ("tests/test_editing.py",),
     ),
     Mutant(
