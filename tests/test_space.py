@@ -1,6 +1,9 @@
 """What a Hugging Face Gradio Space does with this repository: a fresh virtual environment with
 ``requirements.txt`` only (no animal-mnist, no dev tools), the repository's tracked files, and
-``python gradio_app.py`` on 0.0.0.0:7860; then every endpoint is called once.
+``python gradio_app.py`` on 0.0.0.0:7860; then every endpoint is called once. And what the
+Dockerfile (the Streamlit Space, ``sdk: docker``) does, without Docker: its extra ``pip install``
+(into a folder beside that venv, so the Gradio check keeps requirements.txt alone) and its ``CMD``,
+then Chromium opens the studio's pages.
 
 Installing torch and the rest takes about 4 minutes even from a local wheel cache, too long for
 every suite run, so this test runs only when asked:
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +76,68 @@ def test_the_gradio_space_starts_and_every_endpoint_answers(space):
         for run in live.list_runs(repo / "runs"):  # a trainer outlives the server by design
             if run.live:
                 live.stop_run(run.path)
+
+
+def _dockerfile(repo: Path) -> tuple[list[str], list[str]]:
+    """The Dockerfile's pip install lines (as argument lists) and its CMD."""
+    import json
+    import shlex
+
+    text = (repo / "Dockerfile").read_text().replace("\\\n", " ")
+    run = next(line for line in text.splitlines() if line.startswith("RUN pip install"))
+    installs = [shlex.split(part.strip().removeprefix("RUN ")) for part in run.split("&&")]
+    cmd = json.loads(next(line for line in text.splitlines() if line.startswith("CMD "))[4:])
+    return installs, cmd
+
+
+def test_the_dockerfile_commands_run_the_streamlit_studio(space, tmp_path):
+    import urllib.request
+
+    from support import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+
+    python, repo = space
+    installs, cmd = _dockerfile(repo)
+    assert installs[0][-2:] == ["-r", "requirements.txt"]  # the venv above holds exactly that
+    extra = tmp_path / "docker-site"
+    for install in installs[1:]:  # "pip install --no-cache-dir --user --no-deps animal-mnist==0.4"
+        args = [a for a in install[2:] if a != "--user"]
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--target", str(extra), *args], check=True)
+    assert cmd[:3] == ["streamlit", "run", "app.py"] and cmd[cmd.index("--server.port") + 1] == "8501"
+    port = 8501 if _free(8501) else free_port()
+    args = [str(python), "-m", *cmd]
+    args[args.index("--server.port") + 1] = str(port)
+    env = {**os.environ, "PYTHONPATH": str(extra), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+           "GAN_STUDIO_RUNS": str(tmp_path / "runs"), "HF_HUB_OFFLINE": "1"}
+    with open(tmp_path / "streamlit.log", "w") as log:
+        server = subprocess.Popen(args, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Dockerfile's CMD never answered /_stcore/health:\n" + (tmp_path / "streamlit.log").read_text())
+        assert subprocess.run([str(python), "-c", "import animal_mnist"], env=env).returncode == 0
+        assert CHROMIUM.exists(), chromium_missing()
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+            page.goto(f"{base}/?checkpoint=mnist-dcgan")
+            page.get_by_text("mnist-dcgan").first.wait_for(timeout=120_000)
+            page.goto(f"{base}/translation?checkpoint=horse2zebra-cyclegan")
+            page.get_by_text("Output: horse → zebra").first.wait_for(timeout=120_000)
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert page.locator('[data-testid="stImage"] img').count() >= 2
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
 
 
 def _every_endpoint(base: str, repo: Path) -> None:
