@@ -62,21 +62,15 @@ def loaded_panel() -> None:
                 st.markdown(card["summary"])
             if card["quality"]:
                 st.markdown("**How good it is:** " + card["quality"])
-            facts = {
-                "Family": f"`{meta.get('family')}` ({meta.get('task')})",
-                "Dataset": meta.get("dataset"),
-                "Image": f"{meta.get('image_size')} px, {meta.get('channels')} channel(s)",
-                "Latent size": getattr(model, "latent_dim", None),
-                "Classes": ", ".join(meta.get("class_names") or []) or None,
-                "License": meta.get("license"),
-                "Source": f"`{meta.get('source')}` ({meta.get('kind')})",
-            }
+            facts = sources.card_facts(model, meta)
             st.markdown("\n".join(f"- **{k}:** {v}" for k, v in facts.items() if v))
             metrics = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float))}
             if metrics:
                 # Quality metrics first; a training run's checkpoint also carries its last losses.
                 shown = sorted(metrics, key=lambda k: (k.lower() not in QUALITY_METRICS, k))[:6]
                 st.caption("Metrics: " + " · ".join(f"{k} {metrics[k]:.4g}" for k in shown))
+            if fid := sources.sample_metrics_line(meta):
+                st.caption(fid)
             if card["how_made"]:
                 with st.expander("How it was made", icon=":material/construction:"):
                     st.markdown(card["how_made"])

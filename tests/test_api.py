@@ -64,3 +64,12 @@ def test_without_animal_mnist_the_vendored_silhouettes_are_the_same_pictures(mon
     assert [s.name for s in vendored] == [s.name for s in with_package]
     for a, b in zip(vendored, with_package):
         assert a.image.shape == (32, 32, 1) and np.array_equal(a.image, b.image)
+
+
+def test_the_model_card_the_load_endpoint_shows_states_the_measured_fid():
+    source, loaded = api.load_model("mnist-cgan")
+    card = api.model_card(source, loaded)
+    fid = loaded.meta["sample_metrics"]["classifier"]["fid"]
+    assert f"{fid['value']:.2f} [{fid['interval'][0]:.2f}, {fid['interval'][1]:.2f}] in its data's classifier's features" in card
+    source, loaded = api.load_model("mnist-classifier")
+    assert "FID" not in api.model_card(source, loaded)  # a classifier draws no samples

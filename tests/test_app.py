@@ -10,6 +10,7 @@ for the bundled checkpoints. Every page's link is read back, not only written.
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -535,3 +536,29 @@ def test_home_card_puts_bundling_details_in_an_expander(tmp_path, monkeypatch):
     assert not any("measured on the selection set" in m for m in markdown[: summary + 2])
     made = next(e for e in at.expander if e.label == "How it was made")
     assert any("measured on the selection set" in m.value for m in made.markdown)
+
+
+def test_home_card_states_the_fid_its_config_holds(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parent.parent / "checkpoints"
+    isolate_studio(monkeypatch, tmp_path, root / "zoo.toml")
+    at = start({"checkpoint": "mnist-wgangp"})
+    no_exception(at)
+    found = json.loads((root / "mnist-wgangp" / "config.json").read_text())["studio"]["sample_metrics"]
+    line = next(c.value for c in at.caption if c.value.startswith("FID of 1,000 fresh samples (seed 1)"))
+    for name, reader in (("classifier", "its data's classifier"), ("inception", "Inception")):
+        fid = found[name]["fid"]
+        low, high = fid["interval"]
+        assert f"{fid['value']:.2f} [{low:.2f}, {high:.2f}] in {reader}'s features" in line
+    assert "5,000 training images" in line
+
+
+def test_the_fid_line_skips_unreadable_entries_and_is_absent_without_measurements():
+    from studio.checkpoints import sources
+
+    assert sources.sample_metrics_line({}) is None
+    assert sources.sample_metrics_line({"sample_metrics": {"inception": {"fid": "high"}}}) is None
+    line = sources.sample_metrics_line({"sample_metrics": {
+        "inception": {"fid": {"value": 12.345, "interval": [11, 14]}, "n": 500, "seed": 3, "n_reference": 2000},
+        "broken": {"fid": {"value": 1.0}}}})
+    assert line.startswith("FID of 500 fresh samples (seed 3) against 2,000 training images")
+    assert "12.35 [11.00, 14.00] in Inception's features" in line and "broken" not in line

@@ -125,19 +125,13 @@ def save_checkpoint_upload(path: str | Path) -> str:
 def model_card(source: str, loaded: checkpoints.Loaded) -> str:
     """A short Markdown card: title, description, family, data, size, classes, metrics."""
     model, meta = loaded
-    facts = {
-        "Family": f"`{meta.get('family')}` ({meta.get('task')})",
-        "Dataset": meta.get("dataset"),
-        "Image": f"{meta.get('image_size')} px, {meta.get('channels')} channel(s)",
-        "Latent size": getattr(model, "latent_dim", None),
-        "Classes": ", ".join(meta.get("class_names") or []) or None,
-        "License": meta.get("license"),
-        "Source": f"`{meta.get('source')}` ({meta.get('kind')})",
-    }
+    facts = sources.card_facts(model, meta)
     lines = [f"#### {sources.display_name(source, meta)}"]
     if meta.get("description"):
         lines.append(str(meta["description"]))
     lines.append("\n".join(f"- **{k}:** {v}" for k, v in facts.items() if v))
+    if fid := sources.sample_metrics_line(meta):
+        lines.append(fid)
     return "\n\n".join(lines)
 
 

@@ -199,3 +199,40 @@ def card_sections(description: str | None) -> dict[str, str]:
             how_made.insert(0, " ".join(made))
     return {"summary": "\n\n".join(s for s in summary if s), "quality": "\n\n".join(quality),
             "how_made": "\n\n".join(how_made)}
+
+
+def card_facts(model, meta: dict) -> dict[str, object]:
+    """The facts a model panel lists (family, data, size, classes, licence, source); empty ones are None."""
+    return {
+        "Family": f"`{meta.get('family')}` ({meta.get('task')})",
+        "Dataset": meta.get("dataset"),
+        "Image": f"{meta.get('image_size')} px, {meta.get('channels')} channel(s)",
+        "Latent size": getattr(model, "latent_dim", None),
+        "Classes": ", ".join(meta.get("class_names") or []) or None,
+        "License": meta.get("license"),
+        "Source": f"`{meta.get('source')}` ({meta.get('kind')})",
+    }
+
+
+EXTRACTOR_NAMES = {"classifier": "its data's classifier", "inception": "Inception"}
+
+
+def sample_metrics_line(meta: dict) -> str | None:
+    """The card's measured FID (``studio.sample_metrics``, written by training.card_metrics) in one
+    line: value, 95% interval and extractor for each, with the N and seed they share; None if absent."""
+    found = meta.get("sample_metrics") or {}
+    parts = []
+    for name, m in found.items():
+        try:
+            low, high = m["fid"]["interval"]
+            parts.append(f"{float(m['fid']['value']):.2f} [{float(low):.2f}, {float(high):.2f}] in "
+                         f"{EXTRACTOR_NAMES.get(name, name)}'s features")
+        except (KeyError, TypeError, ValueError):  # a hand-edited card: show what can be read
+            continue
+    if not parts:
+        return None
+    first = next(iter(found.values()))
+    n, n_reference = (f"{v:,}" if isinstance(v, int) else "?" for v in (first.get("n"), first.get("n_reference")))
+    return (f"FID of {n} fresh samples (seed {first.get('seed', '?')}) against "
+            f"{n_reference} training images, 95% interval: " + "; ".join(parts)
+            + " (lower is closer; compare only within one extractor)")
