@@ -119,6 +119,31 @@ def test_gif_bytes_frames_and_timing():
     assert Image.open(io.BytesIO(gray)).n_frames == 4
 
 
+def decoded_gif(data: bytes) -> np.ndarray:
+    picture = Image.open(io.BytesIO(data))
+    frames = []
+    for index in range(picture.n_frames):
+        picture.seek(index)
+        frames.append(np.asarray(picture.convert("RGB")))
+    return np.stack(frames)
+
+
+def test_gif_scale_enlarges_each_frame_and_repeats_play_back():
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 200, 7)[None, :, None] + np.linspace(0, 50, 9)[:, None, None]
+    frames = np.stack([np.clip(ramp + [20 * i, 5 * i, 40 - 8 * i] + rng.normal(0, 4, (9, 7, 3)), 0, 255)
+                       for i in range(5)]).astype(np.uint8)  # distinct, textured frames
+    there_and_back = np.concatenate([frames, frames[::-1]])
+    plain = decoded_gif(imaging.gif_bytes(there_and_back, fps=6))
+    scaled = decoded_gif(imaging.gif_bytes(there_and_back, fps=6, scale=4))
+    assert plain.shape == (9, 9, 7, 3) and scaled.shape == (9, 36, 28, 3)  # PIL merges the identical middle pair
+    np.testing.assert_array_equal(scaled, imaging.upscale(plain, 4))
+    np.testing.assert_array_equal(plain[:5], plain[4:][::-1])
+    assert np.abs(plain[:5].astype(int) - frames).mean() < 3  # 256 colours per frame: close to the frames
+    with pytest.raises(ValueError):
+        imaging.gif_bytes(frames, scale=0)
+
+
 def test_mp4_bytes_readable_with_even_size():
     frames = np.stack([np.full((33, 31, 3), 30 * i, np.uint8) for i in range(5)])
     data = imaging.mp4_bytes(frames, fps=12)

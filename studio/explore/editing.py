@@ -117,8 +117,8 @@ class Trajectory:
         return imaging.grid(self.images[:, seed_index], nrow=len(self.images))
 
     def gif(self, seed_index: int = 0, fps: float = 6, scale: int = 4) -> bytes:
-        frames = imaging.upscale(self.images[:, seed_index], scale)
-        return imaging.gif_bytes(np.concatenate([frames, frames[::-1]]), fps=fps)  # there and back
+        frames = self.images[:, seed_index]
+        return imaging.gif_bytes(np.concatenate([frames, frames[::-1]]), fps=fps, scale=scale)  # there and back
 
     def rates(self) -> dict:
         """Over the seeds: the share whose target ended where asked (success), and the share where
