@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, edit, generate, live, metrics, mix, train, translate, ui
+from bench import api, audit, edit, generate, live, metrics, mix, train, translate, ui
 
 BENCHES = {
     "generate": generate.main,  # 16-image grid, latent -> PNG bytes, vs eager + save_image
@@ -13,9 +13,10 @@ BENCHES = {
     "ui": ui.main,  # slider change -> new grid rendered in Chromium (the Streamlit app)
     "live": live.main,  # event line written -> its point in the training tab's chart in Chromium
     "api": api.main,  # /generate round trip through gradio_client, alone and 20 clients at once
-    "metrics": metrics.main,
+    "metrics": metrics.main,  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
     "mix": mix.main,  # psi slider -> 4x4 style-mixing matrix rendered in Chromium (style mixing page)
-    "edit": edit.main,  # strength slider -> edited face rendered in Chromium (feature editing page)  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
+    "edit": edit.main,  # strength slider -> edited face rendered in Chromium (feature editing page)
+    "audit": audit.main,  # implicit-association audit, 256 samples x 20 steps each way, vs NCHW eager
     # Add further benchmarks here, one module per entry.
 }
 
