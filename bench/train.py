@@ -11,7 +11,14 @@ loop of pytorch/examples' dcgan/main.py: eager, default (NCHW) memory format, de
 ``.item()`` of both losses each step. Candidate: ``training.loop.Trainer.train_step`` on the
 same data, i.e. the engine's real step (data fetch, family step, one logged event).
 
-    python -m bench train [--repeats 15] [--models 64,28] [--variants]
+StyleGAN-32 (``--models stylegan``): the bundled mnist-stylegan architecture at its last (32 px)
+stage, batch 32, non-saturating loss, R1 (gamma 1) on every D step, style mixing (p 0.9), Adam(0,
+0.99). Reference: the same ``studio.models.StyleGAN`` modules trained by a plain eager loop as the
+paper's equations read (NCHW; D on reals, D on fakes, and D on reals again for R1; then G); the
+engine's step is ``training.steps.stylegan_step`` in the recipe's memory format (NCHW: faster here),
+one D pass on the reals serving both the loss and R1's gradient. Goal (issue 14): at least 1.15x.
+
+    python -m bench train [--repeats 15] [--models 64,28,stylegan] [--variants]
 """
 
 from __future__ import annotations
@@ -112,6 +119,82 @@ class ReferenceLoop:
         return (errD_real + errD_fake).item(), errG.item()
 
 
+class StyleGANReferenceLoop:
+    """StyleGAN's step written out plainly on the same network (see the module docstring)."""
+
+    def __init__(self, images: torch.Tensor, model, batch: int, r1_gamma: float = 1.0, mixing_prob: float = 0.9):
+        torch.manual_seed(0)
+        self.images, self.batch, self.gamma, self.mixing_prob = images, batch, r1_gamma, mixing_prob
+        self.model = model
+        self.g_params = list(model.mapping_network.parameters()) + list(model.synthesis_network.parameters())
+        self.d_params = [p for n, p in model.named_parameters() if n.startswith("discriminator")]
+        self.opt_g = torch.optim.Adam(self.g_params, lr=1e-3, betas=(0.0, 0.99))
+        self.opt_d = torch.optim.Adam(self.d_params, lr=1e-3, betas=(0.0, 0.99))
+        self.position = 0
+
+    def step(self):
+        from torch.nn.functional import softplus
+
+        m, b = self.model, self.batch
+        if self.position + b > len(self.images):
+            self.position = 0
+        real = self.images[self.position:self.position + b]
+        self.position += b
+        ws = m.mapping(torch.randn(b, m.latent_dim))
+        mix = m.mapping(torch.randn(b, m.latent_dim))
+        crossover = torch.randint(1, m.num_ws, (b, 1))
+        take = (torch.rand(b, 1) < self.mixing_prob) & (torch.arange(m.num_ws)[None, :] >= crossover)
+        fake = m.synthesis(torch.where(take[:, :, None], mix, ws), noise_mode="random")
+        # D: softplus(D(G(z))) + softplus(-D(x)) + gamma/2 ||grad_x D(x)||^2
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d = softplus(m.discriminate(fake.detach())).mean() + softplus(-m.discriminate(real)).mean()
+        x = real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(m.discriminate(x).sum(), x, create_graph=True)
+        (loss_d + 0.5 * self.gamma * grad.pow(2).flatten(1).sum(1).mean()).backward()
+        self.opt_d.step()
+        # G: softplus(-D(G(z)))
+        self.opt_g.zero_grad(set_to_none=True)
+        for p in self.d_params:
+            p.requires_grad_(False)
+        loss_g = softplus(-m.discriminate(fake)).mean()
+        loss_g.backward()
+        for p in self.d_params:
+            p.requires_grad_(True)
+        self.opt_g.step()
+        return loss_d.item(), loss_g.item()
+
+
+STYLEGAN = {"latent_dim": 64, "w_dim": 64, "mapping_layers": 3, "width": 64, "disc_width": 32}  # mnist-stylegan
+
+
+def stylegan_alternatives(batch: int = 32, **overrides) -> dict:
+    from studio.models import StyleGAN
+    from training.loop import Trainer
+    from training.recipes import Recipe, get_recipe
+
+    dataset = bench_dataset(CONFIGS["28"])  # MNIST digits, padded to 32 px below
+    images = torch.nn.functional.pad(dataset.images[:512], (2, 2, 2, 2), value=-1.0)
+    from studio.data.mnist import ImageTensorDataset
+
+    digits = ImageTensorDataset(images.contiguous(), torch.zeros(len(images), dtype=torch.long), ["digit"], "bench-mnist32")
+    recipe = Recipe(name="bench-stylegan", family="stylegan", image_size=32, channels=1, model=dict(STYLEGAN),
+                    batch_size=batch, steps=10**9, sample_every=0, checkpoint_every=0, loss="nonsat", r1_gamma=1.0,
+                    mixing_prob=0.9, phase_steps=0, lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99,
+                    **{"channels_last": get_recipe("mnist-stylegan").channels_last, **overrides})
+    engine = Trainer(recipe, run=None, device=torch.device("cpu"), dataset=digits)
+    torch.manual_seed(0)
+    reference = StyleGANReferenceLoop(images, StyleGAN(image_size=32, channels=1, **STYLEGAN), batch)
+    return {"reference (plain eager loop)": reference.step, "engine": engine.train_step}
+
+
+def stylegan_variants() -> dict:
+    """The engine in the other memory format, beside the recipe's."""
+    from training.recipes import get_recipe
+
+    other = not get_recipe("mnist-stylegan").channels_last
+    return {f"engine, channels_last={other}": stylegan_alternatives(channels_last=other)["engine"]}
+
+
 # ----------------------------------------------------------------------------- the engine
 
 
@@ -144,13 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--models", default="64,28", help="comma-separated: 64, 28")
+    parser.add_argument("--models", default="64,28,stylegan", help="comma-separated: 64, 28, stylegan")
     parser.add_argument("--variants", action="store_true", help="also time the engine's optional speed settings")
     args = parser.parse_args(argv)
     threads = use_all_cores()
     print(f"torch {torch.__version__}, {threads} threads")
     summary = []
     for name in args.models.split(","):
+        if name == "stylegan":
+            alternatives = {**stylegan_alternatives(), **(stylegan_variants() if args.variants else {})}
+            timings = compare(alternatives, repeats=args.repeats, warmup=args.warmup)
+            print_table(timings, "reference (plain eager loop)", "StyleGAN-32 (mnist-stylegan), batch 32: one training step")
+            ref, eng = timings["reference (plain eager loop)"], timings["engine"]
+            summary.append(f"StyleGAN-32 batch 32: engine {32 / eng.median_ms * 1e3:,.0f} img/s vs reference "
+                           f"{32 / ref.median_ms * 1e3:,.0f} img/s: {ref.median_ms / eng.median_ms:.2f}x (median), "
+                           f"{ref.best_ms / eng.best_ms:.2f}x (best); goal >= 1.15x")
+            continue
         config = CONFIGS[name]
         batch = config[-1]
         dataset = bench_dataset(config)

@@ -151,3 +151,19 @@ def test_square_symmetry_moves_a_pair_together():
     assert seen == set(range(8))  # all 8 symmetries of the square, and nothing else
     nhwc = ramp.contiguous(memory_format=torch.channels_last)
     assert L.square_symmetry(nhwc)[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_r1_from_the_loss_pass_equals_r1_from_its_own_pass():
+    # D(x) = sum(x^2 * c): grad = 2 c x, so R1 = gamma/2 * mean_b sum (2 c x)^2, by hand
+    torch.manual_seed(0)
+    c = torch.tensor([1.0, -2.0, 0.5, 3.0], requires_grad=True)
+    critic = lambda x: (x.flatten(1) ** 2 * c).sum(1)  # noqa: E731
+    real = torch.randn(5, 1, 2, 2)
+    by_hand = 0.5 * 10.0 * ((2 * c.detach() * real.flatten(1)) ** 2).sum(1).mean()
+    separate = L.r1_penalty(critic, real, 10.0)
+    x = real.clone().requires_grad_(True)
+    shared = L.r1_from_scores(critic(x), x, 10.0)
+    assert separate.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert shared.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    (weight_grad,) = torch.autograd.grad(shared, c)  # the penalty reaches D's weights (create_graph)
+    assert torch.allclose(weight_grad, 0.5 * 10.0 * (8 * c.detach() * real.flatten(1) ** 2).sum(0) / 5, rtol=1e-5)

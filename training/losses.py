@@ -124,7 +124,12 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 # R1 (Mescheder, Geiger & Nowozin 2018; StyleGAN's D regularizer): gamma/2 * E_x[||grad_x D(x)||^2] on reals
 def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, gamma: float = 10.0) -> Tensor:
     real = real.detach().requires_grad_(True)  # (B, C, H, W)
-    scores = critic(real)  # (B,)
+    return r1_from_scores(critic(real), real, gamma)
+
+
+def r1_from_scores(scores: Tensor, real: Tensor, gamma: float = 10.0) -> Tensor:
+    """R1 from scores (B,) already computed on ``real`` (a leaf with requires_grad), so the pass
+    that gives D's loss also gives the penalty's gradient."""
     (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)  # (B, C, H, W)
     return 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
 
