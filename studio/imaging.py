@@ -159,9 +159,8 @@ def gif_bytes(frames, fps: float = 12, loop: int | None = 0, scale: int = 1) -> 
     Each RGB frame gets its own 256-colour palette (fast octree: about 0.2 ms for a 32-pixel frame
     where PIL's default median cut takes 4 ms, with a similar error), chosen at the frame's own size
     before it is enlarged ``scale`` times (nearest neighbour); a frame that repeats an earlier one
-    reuses its palette. GIF stores
-    delays in 1/100 s, so fps above 50 is not honoured by browsers; PIL merges consecutive identical
-    frames into one longer frame.
+    reuses its palette. GIF stores delays in 1/100 s, so fps above 50 is not honoured by browsers;
+    PIL merges consecutive identical frames into one longer frame.
     """
     batch = as_uint8_batch(frames)  # (T, H, W, C)
     if fps <= 0:

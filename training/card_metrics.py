@@ -34,9 +34,12 @@ SECTION = "## Sample metrics"
 
 
 def reference_of(meta: dict) -> str | None:
-    """The bundled reference dataset of a checkpoint's training data ("mnist-5k" -> "mnist"), or None."""
-    dataset = str(meta.get("dataset") or "").split(":")[0]
-    return "mnist" if dataset in ("mnist", "mnist-5k") else dataset if dataset in DOMAIN else None
+    """The bundled reference dataset of a checkpoint's training data ("mnist-5k" -> "mnist"), or None
+    when it has none or no domain extractor to measure it with."""
+    from studio.audit.sources import REFERENCE_DATASETS
+
+    reference = REFERENCE_DATASETS.get(str(meta.get("dataset") or "").split(":")[0])
+    return reference if reference in DOMAIN else None
 
 
 def resolve(extractor: str, meta: dict) -> str:
