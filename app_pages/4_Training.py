@@ -306,6 +306,16 @@ def device_panel(run: live.Run, last: dict) -> None:
         st.caption(stats["note"])
 
 
+def recognisable_text(quality: dict) -> str:
+    """How many samples the classifier calls a digit with confidence, against real digits (the bundled GANs' bar)."""
+    share, real = quality["confident_share"], quality["real_confident_share"]
+    spread = all(0.05 <= f <= 0.15 for f in quality["histogram"])
+    verdict = ("**recognisable digits**: at least 0.8 x the real digits' share, every digit 5-15%" if share >= 0.8 * real and spread
+               else "the bundled GANs' bar is 0.8 x the real digits' share with every digit 5-15%")
+    return (f"The classifier is sure of the digit (probability >= 0.9) for **{share:.0%}** of these samples, and for "
+            f"{real:.0%} of real held-out digits: {verdict}.")
+
+
 def health_panel(run: live.Run, log: dict) -> None:
     st.markdown("**Health**")
     quality = None
@@ -330,6 +340,7 @@ def health_panel(run: live.Run, log: dict) -> None:
     if quality and quality.get("histogram"):
         st.plotly_chart(charts.class_histogram_chart(quality["histogram"], title=f"Classes in {quality['samples']} samples, "
                         f"step {run.checkpoints[-1]}"), key=key("histogram"), config={"displayModeBar": False})
+        st.caption(recognisable_text(quality))
     if quality:
         early = run.checkpoints[-1] < live.COLLAPSE_MIN_STEP
         st.caption(f"Diversity of {quality['samples']} samples at step {run.checkpoints[-1]}: **{quality['diversity']:.3f}** "

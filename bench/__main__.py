@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, audit, edit, generate, live, metrics, mix, train, translate, ui
+from bench import api, audit, edit, generate, learn, live, metrics, mix, train, translate, ui
 
 BENCHES = {
     "generate": generate.main,  # 16-image grid, latent -> PNG bytes, vs eager + save_image
@@ -16,7 +16,8 @@ BENCHES = {
     "metrics": metrics.main,  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
     "mix": mix.main,  # psi slider -> 4x4 style-mixing matrix rendered in Chromium (style mixing page)
     "edit": edit.main,  # strength slider -> edited face rendered in Chromium (feature editing page)
-    "audit": audit.main,  # implicit-association audit, 256 samples x 20 steps each way, vs NCHW eager
+    "audit": audit.main,
+    "learn": learn.main,  # wall time until an MNIST DCGAN draws digits the judge is sure of: default recipe vs the course's  # implicit-association audit, 256 samples x 20 steps each way, vs NCHW eager
     # Add further benchmarks here, one module per entry.
 }
 

@@ -35,25 +35,13 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import scipy.linalg
 import torch
 
-from bench.common import compare, print_table, use_all_cores
+from bench.common import compare, cpu_description, print_table, use_all_cores
 from studio.audit import features, measures
-
-
-def cpu_description() -> str:
-    """The CPU model and whether it has AVX-512 (speed-ups differ between AVX2 and AVX-512 machines)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return f"{model}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'}"
 
 
 def synthetic_features(n: int, dim: int, seed: int) -> np.ndarray:

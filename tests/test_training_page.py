@@ -134,13 +134,19 @@ def test_a_run_shows_its_curves_samples_and_health(runs, tiny_checkpoints):
 
 
 def test_the_class_histogram_appears_when_the_classifier_exists(runs, tiny_checkpoints, monkeypatch):
-    monkeypatch.setattr(live, "load_classifier", lambda: DigitClassifier(width=4).eval())
-    fake_run(runs, tiny_checkpoints["dcgan"], steps=400)
+    judge = DigitClassifier(width=4).eval()
+    monkeypatch.setattr(live, "load_classifier", lambda: judge)
+    run_dir = fake_run(runs, tiny_checkpoints["dcgan"], steps=400)
     at = open_page()
     assert len(at.get("plotly_chart")) == 5
     shown = texts(at)
     assert "not trained yet" not in shown and "Too early" not in shown
     assert "Generator collapse?" in shown  # an untrained G at step 400: one blob for every z
+    # the share of samples the judge is sure of, as the core measures it, beside the real digits'
+    measured = live.checkpoint_quality(run_dir / "checkpoints" / "step-00000400", judge)
+    assert f"sure of the digit (probability >= 0.9) for **{measured['confident_share']:.0%}** of these samples, " \
+           f"and for {measured['real_confident_share']:.0%} of real held-out digits" in shown
+    assert "recognisable digits" not in shown  # one blob for every z is not
 
 
 def test_opening_the_checkpoint_switches_to_latent_interpolation(runs, tiny_checkpoints):
@@ -302,3 +308,17 @@ def test_a_run_with_fid_events_plots_them(runs, tiny_checkpoints):
     assert len(charts) == 5
     figure = json.loads(charts[4].proto.spec)
     assert figure["data"][-1]["y"] == [120.0, 80.0] and "FID" in figure["layout"]["title"]["text"]
+
+
+def test_recognisable_digits_are_called_so_only_at_the_bar(runs, tiny_checkpoints, monkeypatch):
+    monkeypatch.setattr(live, "load_classifier", lambda: DigitClassifier(width=4).eval())
+    cases = [(0.80, [0.1] * 10, True), (0.78, [0.1] * 10, False), (0.95, [0.2] * 5 + [0.0] * 5, False)]
+    for number, (share, spread, called) in enumerate(cases):  # a run each: the page caches per checkpoint
+        if number:
+            shutil.rmtree(runs / f"run-{number - 1}")
+        fake_run(runs, tiny_checkpoints["dcgan"], run_id=f"run-{number}", steps=2000)
+        quality = {"diversity": 0.3, "samples": 256, "histogram": spread, "confident_share": share, "real_confident_share": 0.98}
+        monkeypatch.setattr(live, "checkpoint_quality", lambda *args, q=quality, **kwargs: q)
+        shown = texts(open_page())
+        assert f"**{share:.0%}** of these samples" in shown
+        assert ("**recognisable digits**" in shown) is called

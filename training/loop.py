@@ -520,10 +520,7 @@ class Trainer:
                 total_images += (self.data.consumed - before) * recipe.batch_size * self.info.world_size
                 self.last_event = event
                 self.emit(event)
-                if self.fixed is not None and recipe.sample_every and self.step % recipe.sample_every == 0:
-                    self._write_sample()
-                if recipe.fid_every and self.step % recipe.fid_every == 0:
-                    self._write_fid()
+                self.write_periodic()
                 stop = self._stop_requested()
                 if stop or (recipe.checkpoint_every and self.step % recipe.checkpoint_every == 0):
                     self.save_checkpoint()
@@ -557,6 +554,14 @@ class Trainer:
             latest = self.run.latest_checkpoint()
             checkpoint = latest[1] if latest else None
         return RunResult(status, self.step, message, self.run.path if self.run else None, checkpoint, self.last_event, elapsed, rate)
+
+    def write_periodic(self) -> None:
+        """After a step: the recipe's sample grid (every sample_every steps) and FID event (every fid_every)."""
+        recipe = self.recipe
+        if self.fixed is not None and recipe.sample_every and self.step % recipe.sample_every == 0:
+            self._write_sample()
+        if recipe.fid_every and self.step % recipe.fid_every == 0:
+            self._write_fid()
 
     def _write_fid(self) -> None:
         """A cheap FID/KID event (training/sample_quality.py); after the first failure, none again."""

@@ -130,8 +130,9 @@ def load_classifier(source: str = "mnist-classifier"):
 
 
 def checkpoint_quality(checkpoint: str | Path, classifier=None, *, n: int = 256, seed: int = 0) -> dict:
-    """Diversity (and, with a classifier, the class histogram) of ``n`` samples of a checkpoint,
-    computed on the CPU so that a GPU run keeps its device to itself."""
+    """Diversity (and, with a classifier, the class histogram and the share of samples it is sure
+    of, beside its share on the real held-out digits) of ``n`` samples of a checkpoint, computed
+    on the CPU so that a GPU run keeps its device to itself."""
     from studio import checkpoints, explore
     from studio.audit import quality
 
@@ -139,5 +140,9 @@ def checkpoint_quality(checkpoint: str | Path, classifier=None, *, n: int = 256,
     images = explore.samples(model, n, seed=seed)  # (n, H, W, C) uint8
     result: dict[str, Any] = {"diversity": quality.diversity_score(images), "samples": n}
     if classifier is not None and getattr(classifier, "channels", 1) == images.shape[-1]:
+        from studio.data import mnist
+
         result["histogram"] = [float(f) for f in quality.class_histogram(images, classifier)]
+        result["confident_share"] = quality.confident_share(images, classifier)
+        result["real_confident_share"] = quality.confident_share(mnist("test").images, classifier)
     return result

@@ -1,0 +1,88 @@
+"""``python -m bench learn``: the bar it times to, the race, and the course loop it races against.
+
+Timings never appear here; these check that the benchmark measures what it says it measures.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench import learn
+from studio.data import mnist
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return learn.Judge()
+
+
+def test_real_digits_pass_the_bar(judge):
+    passed, share, in_range = judge(mnist("test").images)
+    assert passed and in_range == 10
+    assert share == pytest.approx(judge.real_share)
+    assert judge.bar == pytest.approx(learn.CONFIDENT_RATIO * judge.real_share)
+
+
+def test_one_crisp_digit_drawn_a_thousand_times_fails_the_bar(judge):
+    """A collapsed G draws digits the judge is sure of; the coverage half of the bar catches it."""
+    digits = mnist("test")
+    one = digits.images[(digits.targets == 3).nonzero()[0, 0]]
+    passed, share, in_range = judge(one.expand(1000, -1, -1, -1))
+    assert share > 0.9 and in_range == 0 and not passed
+
+
+def test_noise_and_blurred_digits_fail_the_bar(judge):
+    noise = torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert not judge(noise)[0]
+    # every digit present, but mixed with another: the confident half of the bar catches it
+    images = mnist("test").images  # sorted by digit: pair each with a random other one
+    blends = (images + images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))]) / 2
+    passed, share, in_range = judge(blends)
+    assert not passed and share < judge.bar
+
+
+class Scripted:
+    """A candidate whose verdicts are given in advance, one per look."""
+
+    def __init__(self, name, verdicts):
+        self.name, self.verdicts, self.steps, self.trained = name, list(verdicts), 0, []
+
+    def train_for(self, seconds):
+        self.trained.append(seconds)
+        self.steps += 1
+        return seconds
+
+    def judge(self, judge):
+        return self.verdicts.pop(0)
+
+
+def test_the_race_stops_each_candidate_at_its_bar_or_limit():
+    fast = Scripted("fast", [(False, 0.5, 8, "eval"), (True, 0.8, 10, "eval")])
+    slow = Scripted("slow", [(False, 0.1 * i, 5, "eval") for i in range(10)])
+    results = learn.race([fast, slow], judge=None, limit=25.0, chunk=10.0)
+    assert results["fast"] == {"seconds": 20.0, "passed": True, "share": 0.8, "in_range": 10, "mode": "eval", "steps": 2}
+    assert slow.trained == [10.0, 10.0, 5.0]  # never past the limit
+    assert not results["slow"]["passed"] and results["slow"]["seconds"] == 25.0
+
+
+def test_the_course_loop_is_the_notebook():
+    """Its init draws BatchNorm scales around 0 (the notebook's quirk); its loader yields short last batches;
+    its D step separates this batch's reals from fakes a little (the notebook's D learns)."""
+    course = learn.Course(seed=0)
+    scales = torch.cat([m.weight.detach() for m in course.gen.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert scales.abs().mean() < 0.05
+    sizes = [len(course._batch()) for _ in range(40)]
+    assert sizes[:39] == [128] * 39 and sizes[39] == 5000 - 39 * 128
+    real = course.images[:128]
+    fixed = course._noise(128)
+
+    def gap():
+        with torch.no_grad():
+            return (course.disc(real).mean() - course.disc(course.gen(fixed)).mean()).item()
+
+    before = gap()
+    for _ in range(5):
+        course.step()
+    assert course.steps == 5
+    assert gap() > before
