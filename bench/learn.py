@@ -24,7 +24,7 @@ This is the bar of the bundled unconditional MNIST GANs (issue 18).
 Goal (issue 18): the studio at most 0.5x the course's time. A candidate that has not reached the
 bar after ``--limit`` seconds is reported as "> limit", and the ratio as an upper bound.
 
-    python -m bench learn [--limit 600] [--chunk 10] [--seeds 0] [--recipe mnist-dcgan]
+    python -m bench learn [--limit 600] [--chunk 10] [--seeds 0] [--recipe mnist-dcgan] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -84,13 +84,13 @@ def _draw(generator, z: torch.Tensor) -> torch.Tensor:
 class Studio:
     """The engine on a recipe, step by step as ``run_loop`` does (no run folder is written)."""
 
-    def __init__(self, recipe_name: str, seed: int):
+    def __init__(self, recipe_name: str, seed: int, overrides: tuple[str, ...] = ()):
         from training.loop import Trainer
         from training.recipes import apply_overrides, get_recipe
 
-        self.recipe = apply_overrides(get_recipe(recipe_name), [f"seed={seed}"])
+        self.recipe = apply_overrides(get_recipe(recipe_name), [*overrides, f"seed={seed}"])
         self.trainer = Trainer(self.recipe, run=None)
-        self.name = f"studio {recipe_name}"
+        self.name = f"studio {recipe_name}" + (" (changed)" if overrides else "")
 
     @property
     def steps(self) -> int:
@@ -216,12 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=600.0, help="seconds of training at most, each (default 600)")
     parser.add_argument("--chunk", type=float, default=10.0, help="seconds of training between looks (default 10)")
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the studio's recipe, as python -m training --set does")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
 
     threads = use_all_cores()
     judge = Judge()
-    print(f"{cpu_description()}; torch {torch.__version__}, {threads} threads")
+    print(f"{cpu_description()}; torch {torch.__version__}, {threads} threads; recipe {args.recipe}"
+          + "".join(f" {o}" for o in args.overrides))
     print(f"Bar: sure of the digit on >= {judge.bar:.1%} of {JUDGE_SAMPLES:,} samples ({CONFIDENT_RATIO} x "
           f"{judge.real_share:.1%} on real held-out digits) and every digit 5-15%; judged every {args.chunk:g} s "
           f"of training; at most {args.limit:g} s each")
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for seed in seeds:
         print(f"seed {seed}")
-        results = race([Studio(args.recipe, seed), Course(seed)], judge, args.limit, args.chunk)
+        results = race([Studio(args.recipe, seed, tuple(args.overrides)), Course(seed)], judge, args.limit, args.chunk)
         for name, r in results.items():
             times.setdefault(name, []).append(r["seconds"] if r["passed"] else float("inf"))
             rows.append((name, seed, r))

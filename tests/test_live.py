@@ -129,21 +129,21 @@ def test_busy_counts_live_runs_against_the_limit(tmp_path, monkeypatch):
 
 def test_form_values_become_set_overrides_and_a_command(tmp_path):
     defaults = live.recipe_defaults("mnist-dcgan")
-    assert defaults["loss"] == "nonsat" and defaults["model.width"] == 64 and defaults["steps"] == 8000
+    assert defaults["loss"] == "hinge" and defaults["model.width"] == 32 and defaults["steps"] == 10000
     assert "model.latent_dim" not in live.recipe_defaults("mnist-infogan")  # InfoGAN has noise_dim
-    values = {**defaults, "loss": "hinge", "lr_d": 1e-4, "label_smoothing": 0.2, "model.width": 8, "steps": 50}
+    values = {**defaults, "loss": "nonsat", "lr_d": 1e-4, "label_smoothing": 0.2, "model.width": 8, "steps": 50}
     overrides = live.overrides_for("mnist-dcgan", values)
-    assert overrides == {"loss": "hinge", "lr_d": 1e-4, "label_smoothing": 0.2, "model.width": 8}
+    assert overrides == {"loss": "nonsat", "lr_d": 1e-4, "label_smoothing": 0.2, "model.width": 8}
     command = live.build_command("mnist-dcgan", overrides, out=tmp_path, run_id="r1", steps=50, device="cpu")
     assert command[:3] == [sys.executable, "-m", "training"]
     assert command[3:] == ["mnist-dcgan", "--out", str(tmp_path), "--run-id", "r1", "--no-progress", "--steps", "50",
-                           "--device", "cpu", "--set", "loss=hinge", "--set", "lr_d=0.0001", "--set",
+                           "--device", "cpu", "--set", "loss=nonsat", "--set", "lr_d=0.0001", "--set",
                            "label_smoothing=0.2", "--set", "model.width=8"]
     assert live.command_text(command).startswith("python -m training mnist-dcgan")
     assert live.resume_command(tmp_path / "r1", steps=80)[3:] == ["--resume", str(tmp_path / "r1"), "--no-progress",
                                                                  "--steps", "80"]
     assert [live.format_value(v) for v in (True, 2e-4, {"a": 1}, 3)] == ["true", "0.0002", '{"a": 1}', "3"]
-    assert live.resolve("mnist-dcgan", overrides, 50).loss == "hinge"  # the engine parses what we write
+    assert live.resolve("mnist-dcgan", overrides, 50).loss == "nonsat"  # the engine parses what we write
 
 
 def test_bad_settings_are_refused_before_any_process_starts(tmp_path):

@@ -31,6 +31,7 @@ TINY = {
     "dcgan28": ("dcgan", dict(latent_dim=8, image_size=28, channels=1, width=4, disc_width=4)),
     "dcgan28-resize": ("dcgan", dict(latent_dim=8, image_size=28, channels=1, width=4, upsample="resize")),
     "dcgan32-resize": ("dcgan", dict(latent_dim=8, image_size=32, channels=3, width=4, upsample="resize")),
+    "dcgan32-layer-d": ("dcgan", dict(latent_dim=8, image_size=32, channels=1, width=4, disc_norm="layer")),
     "wgangp28": ("wgangp", dict(latent_dim=8, image_size=28, channels=1, width=4, disc_width=4)),
     "wgangp32-nonorm": ("wgangp", dict(latent_dim=8, image_size=32, channels=3, width=4, critic_norm="none")),
     "cgan28": ("cgan", dict(latent_dim=8, image_size=28, channels=1, num_classes=3, width=4, disc_width=4)),
@@ -83,6 +84,7 @@ def test_build_errors():
     [
         (DCGAN, dict(image_size=48), r"image_size must be one of \(28, 32, 64, 128\)"),
         (DCGAN, dict(upsample="bilinear"), "upsample must be one of"),
+        (DCGAN, dict(disc_norm="instance"), "norm must be one of"),
         (DCGAN, dict(latent_dim=0), "latent_dim must be a positive integer"),
         (WGANGP, dict(critic_norm="batch"), "critic_norm must be one of"),
         (ConditionalGAN, dict(num_classes=1), "num_classes must be at least 2"),
@@ -413,3 +415,14 @@ def test_classifier_learns_a_toy_task():
         optimizer.step()
     model.eval()
     assert (model.predict(x) == y).float().mean() == 1.0
+
+
+def test_a_per_sample_discriminator_judges_each_image_alone():
+    """disc_norm="layer": a sample's score does not depend on the rest of its batch (BatchNorm's does)."""
+    x = torch.randn(6, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    for norm, alone in (("layer", True), ("batch", False)):
+        model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, disc_norm=norm).train()
+        with torch.no_grad():
+            together, first_three = model.discriminate(x), model.discriminate(x[:3])
+        assert torch.allclose(together[:3], first_three, atol=1e-5) is alone, norm
+

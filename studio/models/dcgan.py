@@ -200,6 +200,9 @@ class DCGANDiscriminator(nn.Module):
 class DCGAN(GenerativeModel):
     """Unconditional DCGAN. The defaults are the classic 64x64 RGB model of pytorch/examples.
 
+    ``disc_norm``: the discriminator's normalization, "batch" (Radford et al.), or "layer" / "none"
+    (per-sample: D then judges each image alone, as the WGAN-GP critic does).
+
     Objective (non-saturating, as in the reference implementation), with D returning logits:
     # D: maximize log D(x) + log(1 - D(G(z)))
     # G: maximize log D(G(z))
@@ -217,14 +220,15 @@ class DCGAN(GenerativeModel):
         width: int = 64,
         disc_width: int | None = None,
         upsample: str = "transpose",
+        disc_norm: str = "batch",
     ):
         super().__init__()
         disc_width = default_disc_width(image_size, width) if disc_width is None else disc_width
         check_positive(self.family, latent_dim=latent_dim, channels=channels, width=width, disc_width=disc_width)
-        check_architecture(self.family, image_size, upsample)
+        check_architecture(self.family, image_size, upsample, disc_norm)
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
         self.generator = DCGANGenerator(latent_dim, image_size, channels, width, upsample)
-        self.discriminator = DCGANDiscriminator(image_size, channels, disc_width)
+        self.discriminator = DCGANDiscriminator(image_size, channels, disc_width, norm=disc_norm)
         init_dcgan_weights(self)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
