@@ -193,6 +193,20 @@ MUTANTS = [
         ("tests/test_card_metrics.py",),
     ),
     Mutant(
+        "bench learn's judge passes a generator that draws one digit (coverage ignored)",
+        "bench/learn.py",
+        "return share >= self.bar and in_range == 10, share, in_range",
+        "return share >= self.bar, share, in_range",
+        ("tests/test_bench_learn.py",),
+    ),
+    Mutant(
+        "the training tab calls collapsed samples recognisable digits (coverage ignored)",
+        "app_pages/4_Training.py",
+        "if share >= 0.8 * real and spread",
+        "if share >= 0.8 * real",
+        ("tests/test_training_page.py",),
+    ),
+    Mutant(
         "card's sample-metrics row shows the interval's low end as the FID",
         "training/card_metrics.py",
         "{fid['value']:.2f} [{fid['interval'][0]:.2f}",
