@@ -35,7 +35,8 @@ CONFIGS = {  # name -> (image_size, channels, latent, G width, D width, batch)
     "28": (28, 1, 64, 64, 16, 128),
 }
 # The engine runs each model with the speed settings of the recipe that trains it: folder-dcgan
-# (separate real and fake batches), mnist-dcgan (fuse_d: D sees [real; fake] as one batch).
+# (separate real and fake batches), the BatchNorm-D digit GANs such as mnist-cgan (fuse_d: D sees [real; fake] as
+# one batch).
 ENGINE_SETTINGS = {"64": {"fuse_d": False}, "28": {"fuse_d": True}}
 
 

@@ -113,7 +113,9 @@ class Recipe:
 
 
 MNIST = dict(dataset="mnist", image_size=28, channels=1)
-# The GANs on the 5,000 digits: see mnist-dcgan for why 32 pixels, DiffAugment and fuse_d
+# GANs on a few thousand small images (mnist-cgan, mnist-acgan, animals-dcgan): 32 pixels (see mnist-dcgan),
+# DiffAugment (D memorizes 5,000 images otherwise), a BatchNorm D that sees [real; fake] as one batch (fuse_d)
+# so its statistics cover both halves, and label smoothing. mnist-dcgan left this for a per-sample D (see there)
 SMALL_DATA_GAN = dict(image_size=32, d_augment="translation,cutout", fuse_d=True, label_smoothing=0.1, batch_size=64)
 
 RECIPES: dict[str, Recipe] = {
@@ -155,8 +157,8 @@ RECIPES: dict[str, Recipe] = {
             # 73% at ~4,000 steps) without needing fused batches. After 2 minutes of training
             # (training seeds 0 / 1, Xeon): DiffAugment "translation,cutout" 74.7% / 69.8%,
             # "translation" alone 79.3% / 77.6% (every digit 5-15% in all four), so translation it
-            # is; on top of it a width-16 D gave 76.7% / 78.1% and Adam betas (0, 0.99) 79.0% / 75.9%:
-            # not kept; nor batch 32 (72.2%, seed 0), resize-convolution upsampling (a few points
+            # is; on top of it a width-16 D gave 76.7% / 78.1%, Adam betas (0, 0.99) 79.0% / 75.9%, beta2
+            # 0.99 78.3% / 76.8% and lr_g 5e-4 76.4% / 71.2%: not kept; nor batch 32 (72.2%, seed 0), resize-convolution upsampling (a few points
             # more sure, but digits outside 5-15%), two D steps per G step or a decaying rate.
             model={"latent_dim": 64, "width": 32, "disc_width": 32, "disc_norm": "layer"},
             # 5,000 images are few: D memorizes them and G collapses unless D's inputs are

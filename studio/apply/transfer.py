@@ -3,8 +3,8 @@ CIFAR-10 and SVHN with few labels; the CS231n project): is what a GAN's discrimi
 about digits, without any label, a good start for a classifier that only has K labels per class?
 
     frozen-d   the bundled DCGAN's (or WGAN-GP's) discriminator body, every layer but the last
-               (at 32 px: (B, 256, 4, 4) -> 4,096 features), frozen in eval mode; only a
-               linear head (4,096 -> 10) trains on the K labelled digits per class
+               (both width 32 at 32 px: (B, 128, 4, 4) -> 2,048 features), frozen in eval mode;
+               only a linear head (2,048 -> 10) trains on the K labelled digits per class
     scratch    the same architecture (body + head), freshly initialised, all of it trained on
                the same K digits, the same number of steps
 The bundled mnist-classifier (trained on all 4,000 train digits, about 400 per class) is the
