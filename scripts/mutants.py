@@ -207,6 +207,13 @@ MUTANTS = [
         ("tests/test_training_page.py",),
     ),
     Mutant(
+        "Gradio /translate decodes uploads with PIL, not the studio's checked reader",
+        "studio/api/translation.py",
+        "    return translate.read_image(path.read_bytes(), channels=channels, name=path.name)",
+        "    from PIL import Image\n    return np.asarray(Image.open(path).convert('RGB')), []",
+        ("tests/test_odd_inputs.py",),
+    ),
+    Mutant(
         "card's sample-metrics row shows the interval's low end as the FID",
         "training/card_metrics.py",
         "{fid['value']:.2f} [{fid['interval'][0]:.2f}",

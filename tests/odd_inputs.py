@@ -6,9 +6,9 @@ checkpoints. Every runner takes a case through one upload path the way the UI do
 what the user would get; a clear refusal is a ``DataError`` / ``CheckpointError``. ``run_case``
 runs one case through one runner in a thread under a time limit and says what went wrong.
 
-A new UI adds its upload paths as runners, ``runner(case, workdir) -> result`` (say, one that posts
-the case to a Gradio endpoint), and parametrizes over ``CASES`` with ``run_case``, as
-tests/test_odd_inputs.py does.
+A new upload path is a new runner, ``runner(case, workdir) -> result``, in ``RUNNERS`` (the Gradio
+endpoints that take files are there: /load's checkpoint, /translate's image); tests/test_odd_inputs.py
+parametrizes over ``CASES`` x ``RUNNERS`` with ``run_case``.
 """
 
 from __future__ import annotations
@@ -399,6 +399,48 @@ def training_folder(case: OddInput, workdir: Path):
     return _check_dataset(image_folder(live.check_data_path(str(folder)), 32, channels=3))
 
 
+# ----------------------------------------------------------------------------- the Gradio endpoints
+# Gradio hands an endpoint the uploaded file as a path on the server (its own temp copy, under the
+# file's base name). These runners call the endpoint functions of gradio_app as Gradio does, with
+# the studio_errors wrapper peeled off: that wrapper turns DataError / CheckpointError (and
+# ValueError) into gr.Error for the client, so without it any other exception still fails the case.
+
+
+def _gradio_endpoint(name: str):
+    import gradio_app
+
+    return getattr(gradio_app, name).__wrapped__
+
+
+def _as_gradio_upload(case: OddInput, workdir: Path) -> Path:
+    folder = workdir / "gradio-upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (Path(case.filename).name or "upload")
+    path.write_bytes(case.make())
+    return path
+
+
+def gradio_load(case: OddInput, workdir: Path):
+    """/load with ``upload`` set: the zoo tab's checkpoint file."""
+    source, card, samples = _gradio_endpoint("load")("mnist-dcgan", str(_as_gradio_upload(case, workdir)))
+    assert source and isinstance(card, str) and card.strip(), (source, card)
+    assert samples is None or (isinstance(samples, np.ndarray) and samples.dtype == np.uint8), type(samples)
+    return source, card
+
+
+def _gradio_translation(zoo_name: str, direction: str) -> Callable[[OddInput, Path], tuple]:
+    def runner(case: OddInput, workdir: Path) -> tuple:
+        picture, output, note = _gradio_endpoint("translate")(zoo_name, str(_as_gradio_upload(case, workdir)), direction)
+        assert isinstance(output, np.ndarray) and output.dtype == np.uint8 and output.ndim in (2, 3), type(output)
+        assert min(output.shape[:2]) >= 1 and isinstance(note, str)
+        if picture.shape[:2] != output.shape[:2]:  # a resize is always said
+            assert "resized" in note, note
+        return output, note
+
+    runner.__name__ = f"gradio_translate_{zoo_name}_{direction}"
+    return runner
+
+
 RUNNERS: dict[str, Callable[[OddInput, Path], object]] = {
     "checkpoint-upload": checkpoint_upload,
     "checkpoint-upload-as-safetensors": checkpoint_upload_as_safetensors,
@@ -408,7 +450,12 @@ RUNNERS: dict[str, Callable[[OddInput, Path], object]] = {
     "translate-zebra-to-horse": _translation("horse2zebra-cyclegan", "b2a"),
     "training-zip": training_zip_upload,
     "training-folder": training_folder,
+    "gradio-load": gradio_load,
+    "gradio-translate-maps": _gradio_translation("maps-pix2pix", "a2b"),
+    "gradio-translate-zebra-to-horse": _gradio_translation("horse2zebra-cyclegan", "b2a"),
 }
 IMAGE_PATHS = ("translate-maps", "translate-horse-to-zebra", "translate-zebra-to-horse", "training-zip",
-               "training-folder")
-CHECKPOINT_PATHS = ("checkpoint-upload", "checkpoint-upload-as-safetensors", "checkpoint-upload-as-pth")
+               "training-folder", "gradio-translate-maps", "gradio-translate-zebra-to-horse")
+CHECKPOINT_PATHS = ("checkpoint-upload", "checkpoint-upload-as-safetensors", "checkpoint-upload-as-pth", "gradio-load")
+# the paths that keep the file's own name: a real checkpoint must load through them
+CHECKPOINT_PATHS_BY_NAME = ("checkpoint-upload", "gradio-load")

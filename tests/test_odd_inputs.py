@@ -1,7 +1,7 @@
 """Every odd upload through every upload path: a usable result or a clear refusal, in time.
 
-The cases and the per-path runners live in tests/odd_inputs.py (a Gradio test adds its paths there
-as runners). Each case x path asserts: a result the user can use, or a DataError / CheckpointError
+The cases and the per-path runners live in tests/odd_inputs.py: the Streamlit pages' upload paths and
+the Gradio endpoints that take files (/load's checkpoint, /translate's image). Each case x path asserts: a result the user can use, or a DataError / CheckpointError
 with a message, never another exception, and an answer within odd_inputs.CASE_TIMEOUT_S. Real
 pictures must be translated and trained on, real checkpoints loaded: refusing them is a failure too.
 """
@@ -15,7 +15,7 @@ import pytest
 
 from studio.errors import CheckpointError, DataError
 import odd_inputs
-from odd_inputs import CASES, CHECKPOINT_PATHS, IMAGE_PATHS, RUNNERS, run_case
+from odd_inputs import CASES, CHECKPOINT_PATHS, CHECKPOINT_PATHS_BY_NAME, IMAGE_PATHS, RUNNERS, run_case
 
 
 def test_the_list_is_long_and_named_uniquely():
@@ -37,7 +37,7 @@ def test_odd_input(case, path, tmp_path, monkeypatch):
             assert not refused, f"{case.name} is a good picture, but {path} refused it: {result}"
     if path in CHECKPOINT_PATHS:
         assert not isinstance(result, DataError), result
-        if case.checkpoint and path == "checkpoint-upload":  # renamed, a .pth is no safetensors file: either
+        if case.checkpoint and path in CHECKPOINT_PATHS_BY_NAME:  # renamed, a .pth is no safetensors file: either
             assert not refused, f"{case.name} is a real checkpoint, but {path} refused it: {result}"
 
 

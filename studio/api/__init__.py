@@ -30,7 +30,6 @@ from studio.api.common import (  # noqa: F401
     MAX_TRAIN_STEPS,
     MODEL_CACHE_SIZE,
     TRUNCATION_RANGE,
-    UPLOADS,
     _models,
     check_int,
     check_truncation,

@@ -3,7 +3,6 @@ loaded checkpoint (zoo name, ``hf://`` id, run folder or upload; any other serve
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -25,7 +24,6 @@ MAX_KEY_SEEDS = 8
 MAX_FPS = 30
 MAX_TRAIN_STEPS = 100_000
 DIRECTIONS = translate.DIRECTIONS
-UPLOADS = Path(tempfile.gettempdir()) / "gan-studio-uploads"  # where sources.save_upload writes
 MODEL_CACHE_SIZE = 6
 
 
@@ -78,7 +76,7 @@ def model_source(text: str | None, default: str = DEFAULT_MODEL) -> str:
     if text in names:
         return text
     path = Path(text).resolve()
-    for allowed in (UPLOADS.resolve(), sources.runs_root().resolve()):
+    for allowed in (sources.uploads_root().resolve(), sources.runs_root().resolve()):
         if path.parent == allowed or path.parent.parent == allowed:  # runs/<id>, uploads/<hash>/<file>
             if path.exists():
                 return str(path)

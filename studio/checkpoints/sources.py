@@ -103,6 +103,12 @@ def source_version(source: str) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 
 
+def uploads_root() -> Path:
+    """Where ``save_upload`` keeps uploaded checkpoints: a folder of the system's temp directory, read
+    when called (not at import), so the uploader and the API's path check always agree."""
+    return Path(tempfile.gettempdir()) / "gan-studio-uploads"
+
+
 def save_upload(name: str, data: bytes, *, max_bytes: int | None = None) -> Path:
     """Write an uploaded checkpoint file to a private temp file and return its path.
 
@@ -119,7 +125,7 @@ def save_upload(name: str, data: bytes, *, max_bytes: int | None = None) -> Path
         raise CheckpointError(f"{name!r} is {_size(len(data))}, over the upload limit of {_size(max_bytes)}")
     # A folder per content hash: the same file uploaded twice reuses one file (and one cache
     # entry), and the file keeps its own name, which the loader shows as the model's title.
-    directory = Path(tempfile.gettempdir()) / "gan-studio-uploads" / hashlib.sha256(data).hexdigest()[:16]
+    directory = uploads_root() / hashlib.sha256(data).hexdigest()[:16]
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / (re.sub(r"[^\w.-]", "_", Path(name).stem)[:80] + suffix)
     if not path.exists():
