@@ -308,10 +308,12 @@ def device_panel(run: live.Run, last: dict) -> None:
 
 def recognisable_text(quality: dict) -> str:
     """How many samples the classifier calls a digit with confidence, against real digits (the bundled GANs' bar)."""
+    from studio.audit.quality import CONFIDENT_RATIO, HIGH, LOW, meets_digit_bar
+
     share, real = quality["confident_share"], quality["real_confident_share"]
-    spread = all(0.05 <= f <= 0.15 for f in quality["histogram"])
-    verdict = ("**recognisable digits**: at least 0.8 x the real digits' share, every digit 5-15%" if share >= 0.8 * real and spread
-               else "the bundled GANs' bar is 0.8 x the real digits' share with every digit 5-15%")
+    bar = f"{CONFIDENT_RATIO:g} x the real digits' share, every digit {LOW:.0%}-{HIGH:.0%}"
+    verdict = (f"**recognisable digits**: at least {bar}" if meets_digit_bar(share, real, quality["histogram"])
+               else f"the bundled GANs' bar is {bar}")
     return (f"The classifier is sure of the digit (probability >= 0.9) for **{share:.0%}** of these samples, and for "
             f"{real:.0%} of real held-out digits: {verdict}.")
 

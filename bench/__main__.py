@@ -16,8 +16,8 @@ BENCHES = {
     "metrics": metrics.main,  # Fréchet distance vs torchmetrics / scipy sqrtm; inception features/s vs eager
     "mix": mix.main,  # psi slider -> 4x4 style-mixing matrix rendered in Chromium (style mixing page)
     "edit": edit.main,  # strength slider -> edited face rendered in Chromium (feature editing page)
-    "audit": audit.main,
-    "learn": learn.main,  # wall time until an MNIST DCGAN draws digits the judge is sure of: default recipe vs the course's  # implicit-association audit, 256 samples x 20 steps each way, vs NCHW eager
+    "audit": audit.main,  # implicit-association audit, 256 samples x 20 steps each way, vs NCHW eager
+    "learn": learn.main,  # wall time until an MNIST DCGAN draws digits the judge is sure of: default recipe vs the course's
     # Add further benchmarks here, one module per entry.
 }
 

@@ -40,11 +40,10 @@ from torch import nn
 
 from bench.common import cpu_description, use_all_cores
 from bench.train import reference_nets
+from studio.audit.quality import CONFIDENT, CONFIDENT_RATIO, classes_in_range, meets_digit_bar
 
 JUDGE_SEED = 7
 JUDGE_SAMPLES = 1000
-CONFIDENT_RATIO = 0.8  # of the real digits' confident share
-LOW, HIGH = 0.05, 0.15  # each digit's share of the samples
 GOAL = 0.5
 
 
@@ -55,22 +54,20 @@ class Judge:
     """The bundled digit classifier's verdict on 1,000 samples: (passed, confident share, digits in range)."""
 
     def __init__(self):
-        from studio.audit.quality import confident_share
+        from studio.audit.quality import real_digits_confident_share
         from studio.checkpoints import load
-        from studio.data import mnist
 
         self.classifier = load("checkpoints/mnist-classifier").model.eval()
-        self.real_share = confident_share(mnist("test").images, self.classifier)
+        self.real_share = real_digits_confident_share(self.classifier)
         self.bar = CONFIDENT_RATIO * self.real_share
 
     def __call__(self, images: torch.Tensor) -> tuple[bool, float, int]:
         from studio.audit.quality import probabilities
 
         probs = probabilities(images, self.classifier)  # (N, 10)
-        share = float((probs.max(1) >= 0.9).mean())
+        share = float((probs.max(1) >= CONFIDENT).mean())
         fractions = np.bincount(probs.argmax(1), minlength=10) / len(probs)
-        in_range = int(np.sum((fractions >= LOW) & (fractions <= HIGH)))
-        return share >= self.bar and in_range == 10, share, in_range
+        return meets_digit_bar(share, self.real_share, fractions), share, classes_in_range(fractions)
 
 
 def _draw(generator, z: torch.Tensor) -> torch.Tensor:

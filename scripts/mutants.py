@@ -193,18 +193,11 @@ MUTANTS = [
         ("tests/test_card_metrics.py",),
     ),
     Mutant(
-        "bench learn's judge passes a generator that draws one digit (coverage ignored)",
-        "bench/learn.py",
-        "return share >= self.bar and in_range == 10, share, in_range",
-        "return share >= self.bar, share, in_range",
-        ("tests/test_bench_learn.py",),
-    ),
-    Mutant(
-        "the training tab calls collapsed samples recognisable digits (coverage ignored)",
-        "app_pages/4_Training.py",
-        "if share >= 0.8 * real and spread",
-        "if share >= 0.8 * real",
-        ("tests/test_training_page.py",),
+        "the digit GANs' bar passes a generator that draws one digit (coverage ignored)",
+        "studio/audit/quality.py",
+        "return confident >= CONFIDENT_RATIO * real_confident and classes_in_range(fractions) == len(fractions)",
+        "return confident >= CONFIDENT_RATIO * real_confident",
+        ("tests/test_bench_learn.py", "tests/test_training_page.py"),
     ),
     Mutant(
         "Gradio /translate decodes uploads with PIL, not the studio's checked reader",

@@ -93,15 +93,8 @@ def measure_classifier(model, checkpoints: Path, seed: int) -> dict:
     return {"heldout_accuracy": float((predicted == held_out.targets.numpy()).mean())}
 
 
-def _real_confident_share(classifier) -> float:
-    from studio.audit.quality import confident_share
-    from studio.data import mnist
-
-    return confident_share(mnist("test").images, classifier)  # the 1,000 digits it never trained on
-
-
 def measure_coverage(model, checkpoints: Path, seed: int) -> dict:
-    from studio.audit.quality import mode_coverage
+    from studio.audit.quality import classes_in_range, mode_coverage, real_digits_confident_share
 
     classifier = _classifier(checkpoints)
     coverage = mode_coverage(model, classifier, n=N_SAMPLES, seed=seed)
@@ -110,10 +103,10 @@ def measure_coverage(model, checkpoints: Path, seed: int) -> dict:
         # how many samples the classifier calls a digit with probability >= 0.9, and how many of the
         # 1,000 held-out real test digits it does (measured in the same run, with the same judge)
         "confident_share": coverage["confident_share"],
-        "real_confident_share": _real_confident_share(classifier),
+        "real_confident_share": real_digits_confident_share(classifier),
         "min_class_fraction": float(fractions.min()),
         "max_class_fraction": float(fractions.max()),
-        "classes_in_5_to_15_percent": int(np.sum((fractions >= 0.05) & (fractions <= 0.15))),
+        "classes_in_5_to_15_percent": classes_in_range(fractions),
         "classes_seen": coverage["classes_seen"],
         "class_fractions": [round(float(f), 4) for f in fractions],
     }
@@ -289,10 +282,9 @@ def _coverage_ok(m: dict) -> bool:
     return m["classes_in_5_to_15_percent"] == 10
 
 
-CONFIDENT_RATIO = 0.8  # samples' confident share >= 0.8 x the real digits'
+def _confident_ok(m: dict) -> bool:  # samples' confident share >= 0.8 x the real digits'
+    from studio.audit.quality import CONFIDENT_RATIO
 
-
-def _confident_ok(m: dict) -> bool:
     return m["confident_share"] >= CONFIDENT_RATIO * m["real_confident_share"]
 
 

@@ -140,9 +140,7 @@ def checkpoint_quality(checkpoint: str | Path, classifier=None, *, n: int = 256,
     images = explore.samples(model, n, seed=seed)  # (n, H, W, C) uint8
     result: dict[str, Any] = {"diversity": quality.diversity_score(images), "samples": n}
     if classifier is not None and getattr(classifier, "channels", 1) == images.shape[-1]:
-        from studio.data import mnist
-
         result["histogram"] = [float(f) for f in quality.class_histogram(images, classifier)]
         result["confident_share"] = quality.confident_share(images, classifier)
-        result["real_confident_share"] = quality.confident_share(mnist("test").images, classifier)
+        result["real_confident_share"] = quality.real_digits_confident_share(classifier)
     return result
