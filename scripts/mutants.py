@@ -200,6 +200,20 @@ MUTANTS = [
         ("tests/test_bench_learn.py", "tests/test_training_page.py"),
     ),
     Mutant(
+        "the real digits' share is measured again at every checkpoint (no memory)",
+        "studio/audit/quality.py",
+        "    if key not in _REAL_SHARES:",
+        "    if True:",
+        ("tests/test_training.py", "-kreal_digits_share"),
+    ),
+    Mutant(
+        "the real digits' share is remembered across changed weights (a stale number)",
+        "studio/audit/quality.py",
+        "        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())",
+        "        pass",
+        ("tests/test_training.py", "-kreal_digits_share"),
+    ),
+    Mutant(
         "Gradio /translate decodes uploads with PIL, not the studio's checked reader",
         "studio/api/translation.py",
         "    return translate.read_image(path.read_bytes(), channels=channels, name=path.name)",

@@ -356,6 +356,26 @@ def test_quality_measures_on_known_inputs():
     assert quality.diversity_score(np.zeros((3, 4, 4), np.uint8)) == 0.0
 
 
+def test_the_real_digits_share_is_measured_once_per_weights(monkeypatch):
+    """The training tab asks at every checkpoint: the same weights are not measured twice, and a
+    classifier trained further (its weights changed) is measured again, to its own number."""
+    from studio.data import mnist
+    from studio.models.classifier import DigitClassifier
+
+    torch.manual_seed(0)
+    judge = DigitClassifier(width=4).eval()
+    measured, real = [], quality.confident_share
+    # a low threshold, so that an untrained classifier's share is neither 0 nor 1 and moves with its weights
+    monkeypatch.setattr(quality, "confident_share", lambda images, classifier: measured.append(1) or real(images, classifier, 0.15))
+    first = quality.real_digits_confident_share(judge)
+    assert quality.real_digits_confident_share(judge) == first and len(measured) == 1
+    with torch.no_grad():
+        for parameter in judge.parameters():
+            parameter.mul_(3.0)
+    second = quality.real_digits_confident_share(judge)
+    assert len(measured) == 2 and second == real(mnist("test").images, judge, 0.15) and second != first
+
+
 def test_init_from_starts_from_a_checkpoint_of_the_same_model(tmp_path):
     from training.loop import Trainer
 
