@@ -99,8 +99,10 @@ def build_model(recipe: Recipe, dataset: Dataset) -> nn.Module:
 def make_optimizer(recipe: Recipe, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     if recipe.optimizer == "rmsprop":  # the original WGAN (Arjovsky et al. 2017) avoids momentum
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
-    # foreach: one fused kernel per op over all tensors instead of a Python loop per parameter
-    return torch.optim.Adam(params, lr=lr, betas=(recipe.beta1, recipe.beta2), foreach=True)
+    # fused: the whole Adam update in one kernel per tensor (CPU and CUDA), ~4% of a StyleGAN step
+    # here against foreach (python -m bench train --models stylegan, stop 26); foreach elsewhere
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=(recipe.beta1, recipe.beta2), fused=fused, foreach=None if fused else True)
 
 
 def fixed_inputs(model: nn.Module, dataset: Dataset, count: int, seed: int) -> dict | None:
