@@ -102,7 +102,7 @@ def make_optimizer(recipe: Recipe, params: list[nn.Parameter], lr: float) -> tor
     # fused: the whole Adam update in one kernel per tensor (CPU and CUDA), ~4% of a StyleGAN step
     # here against foreach (python -m bench train --models stylegan, stop 26); foreach elsewhere
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.Adam(params, lr=lr, betas=(recipe.beta1, recipe.beta2), fused=fused, foreach=None if fused else True)
+    return torch.optim.Adam(params, lr=lr, betas=(recipe.beta1, recipe.beta2), fused=fused, foreach=not fused)
 
 
 def fixed_inputs(model: nn.Module, dataset: Dataset, count: int, seed: int) -> dict | None:
