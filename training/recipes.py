@@ -168,7 +168,8 @@ RECIPES: dict[str, Recipe] = {
             # a D without norm 76.3% (6% more steps); EMA decays 0.99-0.9995 within 1.2 points of
             # each other, and G's BatchNorm statistics re-estimated for the EMA weights 77.9% (77.7%).
             # With Adam's fused kernel, seeds 0 / 1 / 2 at 120 s: the recipe 77.7% / 77.7% (9 digits in
-            # range) / 76.9%, a D without norm 77.5% / 79.2% / 79.2% (2-3% more steps): a lead, not
+            # range) / 76.9%, a D without norm 77.5% / 79.2% / 79.2% (2,726-2,803 steps in 120 s against
+            # 2,285-2,747; the machine's pace varied between sittings): a lead, not
             # yet the recipe (three runs; the bundled mnist-dcgan would need re-training with it).
             model={"latent_dim": 64, "width": 32, "disc_width": 32, "disc_norm": "layer"},
             # 5,000 images are few: D memorizes them and G collapses unless D's inputs are
