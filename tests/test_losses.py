@@ -140,6 +140,31 @@ def test_diffaugment_transforms_keep_shapes_gradients_and_content():
         L.parse_policy("colour")
 
 
+def _largest_shift(moved: torch.Tensor, image: torch.Tensor) -> int:
+    """The largest shift (in pixels, either axis) of a single bright pixel across a batch."""
+    y0, x0 = (image[0, 0] == image.max()).nonzero()[0].tolist()
+    found = [(m[0] == image.max()).nonzero()[0].tolist() for m in moved]
+    return max(max(abs(y - y0), abs(x - x0)) for y, x in found)
+
+
+def test_a_policy_can_set_the_size_of_translation_and_cutout():
+    torch.manual_seed(0)
+    dot = torch.full((1, 1, 32, 32), -1.0)
+    dot[0, 0, 16, 16] = 1.0
+    batch = dot.expand(512, 1, 32, 32)
+    # DiffAugment's default: up to 1/8 of the size (4 pixels at 32); "translation:0.0625": up to 2
+    assert _largest_shift(L.parse_policy("translation")[0](batch), dot) == 4
+    small = L.parse_policy("translation:0.0625")[0]
+    assert small.__name__ == "translate" and _largest_shift(small(batch), dot) == 2
+    # cutout's square: half the size by default (16x16 at 32), "cutout:0.25" an 8x8 one
+    holes = (L.parse_policy("cutout:0.25, translation")[0](torch.ones(64, 1, 32, 32)) == 0).sum((1, 2, 3))
+    assert holes.max() == 64
+    for bad, says in [("translation:0", "above 0"), ("translation:0.6", "at most 0.5"), ("cutout:x", "a number"),
+                      ("translation:nan", "above 0"), ("turn:0.2", "only translation and cutout"), ("shift:2", "unknown")]:
+        with pytest.raises(ValueError, match=says):
+            L.parse_policy(bad)
+
+
 def test_square_symmetry_moves_a_pair_together():
     torch.manual_seed(0)
     ramp = torch.arange(16.0).view(1, 1, 4, 4).expand(64, 2, 4, 4).contiguous()

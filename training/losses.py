@@ -14,6 +14,7 @@ sigmoid is fused into a numerically stable BCE. ``softplus(-l) = -log sigmoid(l)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -225,14 +226,31 @@ def turn(images: Tensor, p: float = 0.3) -> Tensor:
 
 
 AUGMENTATIONS: dict[str, Callable[[Tensor], Tensor]] = {"translation": translate, "cutout": cutout, "turn": turn}
+# The size a policy may give after a colon, as a fraction of the image: "translation:0.0625" shifts
+# by up to 1/16 of it (2 pixels at 32), "cutout:0.25" blanks a quarter-size square; the largest allowed
+RATIOS = {"translation": 0.5, "cutout": 1.0}
 
 
 def parse_policy(policy: str) -> list[Callable[[Tensor], Tensor]]:
-    names = [name.strip() for name in policy.split(",") if name.strip()]
-    unknown = [name for name in names if name not in AUGMENTATIONS]
-    if unknown:
-        raise ValueError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
-    return [AUGMENTATIONS[name] for name in names]
+    """"translation,cutout" -> the transforms, in order; "translation:0.0625" sets a size (RATIOS)."""
+    transforms = []
+    for item in (item.strip() for item in policy.split(",") if item.strip()):
+        name, _, amount = (part.strip() for part in item.partition(":"))
+        if name not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {name}; choose from {', '.join(AUGMENTATIONS)}")
+        transform = AUGMENTATIONS[name]
+        if amount:
+            if name not in RATIOS:
+                raise ValueError(f"{item}: only {' and '.join(RATIOS)} take a size after the colon")
+            try:
+                ratio = float(amount)
+            except ValueError:
+                raise ValueError(f"{item}: the size must be a number (a fraction of the image)") from None
+            if not 0.0 < ratio <= RATIOS[name]:
+                raise ValueError(f"{item}: the size must be above 0 and at most {RATIOS[name]} of the image")
+            transform = functools.update_wrapper(functools.partial(transform, ratio=ratio), transform)
+        transforms.append(transform)
+    return transforms
 
 
 def square_symmetry(*images: Tensor) -> tuple[Tensor, ...]:
