@@ -181,8 +181,8 @@ RECIPES: dict[str, Recipe] = {
             # where 1/8 gave 77.7 / 77.7 / 76.9% on seeds 0-2 (stop 26) and 79.3 / 76.7 / 77.6 / 75.2% on
             # seeds 0, 0, 1, 1 (stop 24). Shifts of 1 pixel (1/32): 77.9% (seed 0). Also tried in stop 27
             # at 120 s: a D without norm on seeds 3 / 4 / 0 75.9 / 76.1 / 76.8% (the lead of stop 26 did
-            # not hold), width 16 (G and D; twice the steps) 76.4 / 75.3% and width 24 77.7% (seeds
-            # 0 / 1), the non-saturating loss 79.7 / 75.0 / 77.4% (seeds 0-2; with 1/16 shifts 77.1% with
+            # not hold), width 16 (G and D; twice the steps) 76.4 / 75.3% (seeds 0 / 1), width 24 77.7%
+            # (seed 0), the non-saturating loss 79.7 / 75.0 / 77.4% (seeds 0-2; with 1/16 shifts 77.1% with
             # one digit out of range / 78.1%). ``python -m bench learn`` (seed 0): the bar after 100 s
             # of training (1/8: 150-226 s). Launched from the training tab (seeds 0-2), the checkpoint shown
             # at 2:00 of wall time (step 2,250-2,500) met it once in three (1,000 samples): 79.5 / 77.4 / 75.8%
