@@ -284,7 +284,13 @@ RECIPES: dict[str, Recipe] = {
             # the 32 px steps (digits in range on the selection seed: 6 at step 6,000, 8 at 7,000-8,000,
             # 9 at 9,500-11,000). A 32 px step takes 0.25-0.35 s on one thread; two threads on the busy
             # shared cores ran 2.5 s/step. The bundled run was stopped (STOP file) at step 13,430 of
-            # 15,000 by the time at hand, so steps says 13,430.
+            # 15,000 by the time at hand, so steps says 13,430. Continued from the bundled checkpoint (stop 27;
+            # init_from, phase_steps=0, threads 2: 0.106 s/step on the quiet Xeon, 0.175 on one thread):
+            # 4,000 steps at 1e-3 decaying to 0 kept the mixes near the bar (fine-from-B 93.6-96.6%)
+            # but not both at once (selection seed): the one checkpoint with all 10 digits in 5-15%
+            # (step 1,750) mixed fine-from-B 94.4%, the other 15 had 8-9 digits in range; 3,000 steps
+            # at 2e-4 had one checkpoint pass on the selection seed (step 1,750) that missed coverage
+            # on the report seed (9 digits in range): neither written.
             phase_steps=1500,
             fade_steps=750,
             steps=13430,
