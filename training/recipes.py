@@ -171,8 +171,8 @@ RECIPES: dict[str, Recipe] = {
             # each other, and G's BatchNorm statistics re-estimated for the EMA weights 77.9% (77.7%).
             # With Adam's fused kernel, seeds 0 / 1 / 2 at 120 s: the recipe 77.7% / 77.7% (9 digits in
             # range) / 76.9%, a D without norm 77.5% / 79.2% / 79.2% (2,726-2,803 steps in 120 s against
-            # 2,285-2,747; the machine's pace varied between sittings): a lead, not
-            # yet the recipe (three runs; the bundled mnist-dcgan would need re-training with it).
+            # 2,285-2,747; the machine's pace varied between sittings): a lead that did not hold on
+            # seeds 3 / 4 / 0 in stop 27 (below).
             model={"latent_dim": 64, "width": 32, "disc_width": 32, "disc_norm": "layer"},
             # 5,000 images are few: D memorizes them and G collapses unless D's inputs are
             # augmented (DiffAugment random shifts). Up to 1/16 of the image (2 pixels), not
