@@ -66,6 +66,45 @@ def test_resnet_sized_convolution_stays_within_float32_noise(layout):
     assert error < 1e-4 and error < 100 * direct, (error, direct)  # outputs are of order 1
 
 
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("batch, c_in, c_out, height, width", [
+    (1, 4, 8, 6, 6), (2, 8, 4, 7, 9), (3, 4, 4, 10, 5), (1, 4, 8, 3, 3), (2, 8, 8, 34, 18),
+])
+def test_onednn_products_match_conv2d(m, batch, c_in, c_out, height, width):
+    """The tiles-first layout with oneDNN's grouped convolution for the r^2 products (NHWC only)."""
+    algorithm = winograd.ALGORITHMS[m]
+    x, weight, bias = conv_case(batch, c_in, c_out, height, width, seed=6)
+    x = x.contiguous(memory_format=torch.channels_last)
+    u = winograd.transform_filters(weight, algorithm)
+    product = winograd.OneDNNProduct(u)
+    got = winograd.winograd_conv3x3(x, u, bias, algorithm, product)
+    torch.testing.assert_close(got, nn.functional.conv2d(x, weight, bias), atol=TOLERANCE[m], rtol=TOLERANCE[m])
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(winograd.winograd_conv3x3(x, u, None, algorithm, product),
+                               nn.functional.conv2d(x, weight), atol=TOLERANCE[m], rtol=TOLERANCE[m])
+    with pytest.raises(ValueError, match="channels_last"):
+        winograd.winograd_conv3x3(x.contiguous(), u, bias, algorithm, product)
+
+
+def test_onednn_products_on_resnet_sized_convolution_and_in_bands(monkeypatch):
+    x, weight, bias = conv_case(1, 256, 256, 66, 66, seed=1)
+    expected = nn.functional.conv2d(x.double(), weight.double(), bias.double())
+    direct = (nn.functional.conv2d(x, weight, bias) - expected).abs().max().item()
+    conv = nn.Conv2d(256, 256, 3)
+    with torch.no_grad():
+        conv.weight.copy_(weight), conv.bias.copy_(bias)
+    fast = winograd.WinogradConv2d(conv, onednn=True)
+    assert "oneDNN" in repr(fast)
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        got = fast(x)
+        error = (got - expected).abs().max().item()
+        assert error < 1e-4 and error < 100 * direct, (error, direct)
+        monkeypatch.setattr(winograd, "BAND_BYTES", 1)  # one tile row at a time: another packed shape
+        torch.testing.assert_close(fast(x), got, atol=1e-5, rtol=0)
+        torch.testing.assert_close(fast(x.contiguous()), got, atol=1e-4, rtol=0)  # NCHW: the bmm products
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_bands_of_tile_rows_give_the_same_result(monkeypatch, layout):
     x, weight, bias = conv_case(2, 4, 8, 15, 12)  # 13x10 output: 4 F(4x4) tile rows, the last one cropped
@@ -121,9 +160,15 @@ def test_prepared_resnet_generator_matches_the_eager_model(monkeypatch):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert got.shape == expected.shape
     assert (got - expected).abs().max().item() < 1e-4
-    nhwc = translators.translate_fast(model, x, "a2b", path="nhwc-winograd")
-    assert nhwc.is_contiguous(memory_format=torch.channels_last)  # NHWC from end to end
-    assert (nhwc - expected).abs().max().item() < 1e-4
+    for path in ("nhwc-winograd", "nhwc-winograd-onednn"):
+        nhwc = translators.translate_fast(model, x, "a2b", path=path)
+        assert nhwc.is_contiguous(memory_format=torch.channels_last)  # NHWC from end to end
+        assert (nhwc - expected).abs().max().item() < 1e-4, path
+    kinds = [type(m) for m in entry.nhwc_onednn.modules()]
+    assert kinds.count(winograd.WinogradConv2d) == 4 and kinds.count(translators._PackedConv) == 1 + 2 + 2 + 1 + 4  # stem, down, up, out; the Winograd convs' fallbacks
+    shared = [m.u for m in entry.nhwc.modules() if isinstance(m, winograd.WinogradConv2d)]
+    assert all(any(m.u is u for u in shared) for m in entry.nhwc_onednn.modules()
+               if isinstance(m, winograd.WinogradConv2d))  # the transformed filters are not duplicated
 
     image = np.random.default_rng(0).integers(0, 256, (30, 26, 3), dtype=np.uint8)  # padded to 32x28 inside
     output, _ = translate.translate_image(model, image)
@@ -190,7 +235,7 @@ class FakeClock:
 
 def test_the_fastest_path_is_chosen_once_and_remembered(monkeypatch):
     clock = FakeClock()
-    costs = {"nhwc-winograd": 3.0, "nhwc": 2.0, "eager": 1.0}  # eager fastest: as on some AVX2 machines
+    costs = {"nhwc-winograd": 3.0, "nhwc-winograd-onednn": 4.0, "nhwc": 2.0, "eager": 1.0}  # as on some AVX2 machines
     calls = {name: 0 for name in costs}
     real = translators._candidates
 
