@@ -340,12 +340,12 @@ def health_panel(run: live.Run, log: dict) -> None:
         show = {"error": st.error, "warning": st.warning, "ok": st.success}[signal.level]
         show(f"**{signal.title}**  \n{signal.why}")
     if quality and quality.get("histogram"):
-        st.plotly_chart(charts.class_histogram_chart(quality["histogram"], title=f"Classes in {quality['samples']} samples, "
+        st.plotly_chart(charts.class_histogram_chart(quality["histogram"], title=f"Classes in {quality['samples']:,} samples, "
                         f"step {run.checkpoints[-1]}"), key=key("histogram"), config={"displayModeBar": False})
         st.caption(recognisable_text(quality))
     if quality:
         early = run.checkpoints[-1] < live.COLLAPSE_MIN_STEP
-        st.caption(f"Diversity of {quality['samples']} samples at step {run.checkpoints[-1]}: **{quality['diversity']:.3f}** "
+        st.caption(f"Diversity of {quality.get('diversity_samples', quality['samples']):,} samples at step {run.checkpoints[-1]}: **{quality['diversity']:.3f}** "
                    "(mean pairwise RMS distance; near 0 means every z gives the same image)."
                    + (f" Too early to call a collapse: before step {live.COLLAPSE_MIN_STEP} an untrained G draws "
                       "near-identical images." if early else ""))

@@ -275,3 +275,34 @@ def test_a_tiny_run_starts_stops_and_resumes_in_its_own_process(tmp_path):
         assert [m["event"] for m in log.markers if m["event"] in ("started", "resumed")] == ["started", "resumed"]
     finally:
         live.stop_run(run.path)
+
+
+def test_checkpoint_quality_judges_as_many_samples_as_the_bar_in_one_classifier_pass(tiny_checkpoints, monkeypatch):
+    """The training tab's verdict is the bundled GANs' bar: 1,000 samples, histogram and confident
+    share from the same classifier outputs as class_histogram and confident_share give."""
+    import numpy as np
+    import torch
+
+    from studio import checkpoints, explore
+    from studio.audit import quality
+    from studio.models import DigitClassifier
+
+    torch.manual_seed(1)
+    judge = DigitClassifier(width=4).eval()
+    with torch.no_grad():  # a classifier whose classes and confidence vary between samples
+        for parameter in judge.parameters():
+            parameter.mul_(2)
+    passes = []
+    real_probabilities = quality.probabilities
+    monkeypatch.setattr(quality, "probabilities", lambda images, c: passes.append(len(images)) or real_probabilities(images, c))
+    monkeypatch.setattr(quality, "real_digits_confident_share", lambda c: 0.985)
+    measured = live.checkpoint_quality(tiny_checkpoints["dcgan"], judge)
+    assert measured["samples"] == 1000 and passes == [1000]  # one pass, not one per statistic
+    assert measured["diversity_samples"] == 500
+    images = explore.samples(checkpoints.load(tiny_checkpoints["dcgan"], device="cpu").model, 1000, seed=0)
+    monkeypatch.setattr(quality, "probabilities", real_probabilities)
+    expected = quality.class_histogram(images, judge)
+    assert np.allclose(measured["histogram"], expected) and 2 <= np.count_nonzero(expected)
+    share = quality.confident_share(images, judge)
+    assert measured["confident_share"] == pytest.approx(share) and 0 < share < 1
+    assert measured["diversity"] == pytest.approx(quality.diversity_score(images[:500]))

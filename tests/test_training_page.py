@@ -124,7 +124,7 @@ def test_a_run_shows_its_curves_samples_and_health(runs, tiny_checkpoints):
     assert at.image[0].captions == ["step 10 (latest)"]
     shown = texts(at)
     assert "Looks balanced" in shown and "D(x) 0.55, D(G(z)) 0.45" in shown
-    assert "classifier (checkpoints/mnist-classifier) is not trained yet" in shown and "Diversity of 256 samples" in shown
+    assert "classifier (checkpoints/mnist-classifier) is not trained yet" in shown and "Diversity of 500 samples" in shown
     assert "Too early to call a collapse" in shown
     assert "trainer memory: **300 MB**" in shown
     assert at.button(key="train_resume") and at.button(key="train_open").disabled is False

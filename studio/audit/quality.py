@@ -147,6 +147,14 @@ def class_histogram(images, classifier) -> np.ndarray:
     return counts / counts.sum()
 
 
+def class_statistics(images, classifier, threshold: float = CONFIDENT) -> tuple[np.ndarray, float]:
+    """``class_histogram`` and ``confident_share`` of ``images`` from one pass of the classifier."""
+    probs = probabilities(images, classifier)  # (N, K)
+    classes = int(getattr(classifier, "num_classes", 0)) or probs.shape[1]
+    counts = np.bincount(probs.argmax(1), minlength=classes)
+    return counts / counts.sum(), float((probs.max(1) >= threshold).mean())
+
+
 def _generate(model, n: int, seed: int, labels: torch.Tensor | None) -> torch.Tensor:
     """n images (N, C, H, W) from ``model`` in batches; the same seed gives the same images."""
     device = next(model.parameters()).device
