@@ -9,7 +9,8 @@ the plain NCHW copy), which also fuses the ResNet's InstanceNorm, ReLU and paddi
 model is never modified. ``python -m bench translate`` measures it against plain eager PyTorch.
 
 Which path wins depends on the CPU: Winograd beats oneDNN's direct convolution on an AVX-512 Xeon
-but not on every AVX2 machine. So the first call for each kind of generator and input shape times
+but not on every AVX2 machine, and on an AVX-512 EPYC only with its matrix products run by oneDNN
+(MKL's, behind torch.bmm, ran there at half oneDNN's rate). So the first call for each kind of generator and input shape times
 every candidate path (plain eager included) and keeps the fastest for the rest of the process
 (``chosen_paths`` says which): the fast path is never slower than eager on the machine it runs on.
 """
@@ -209,7 +210,7 @@ def _onednn_resnet(nhwc: nn.Module) -> nn.Module:
     products run as oneDNN's grouped convolution and whose other convolutions are packed once.
 
     For CPUs where MKL's matrix products (torch.bmm) lag oneDNN's kernels: on a 2-core AMD EPYC with
-    AVX-512, resnet_9blocks took 0.86x of eager on the nhwc path, 0.6x on this one (stop 28)."""
+    AVX-512, resnet_9blocks took 0.86x of eager on the nhwc path, 0.49-0.56x on this one (stop 28)."""
     fast = _sharing_copy(nhwc)
     for module in fast.modules():
         if isinstance(module, winograd.WinogradConv2d):
