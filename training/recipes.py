@@ -187,7 +187,7 @@ RECIPES: dict[str, Recipe] = {
             # of training (1/8: 150-226 s). Launched from the training tab (seeds 0-2), the checkpoint shown
             # at 2:00 of wall time (step 2,250-2,500) met it once in three (1,000 samples): 79.5 / 77.4 / 75.8%.
             # Stop 28, on a 2-core AMD EPYC (AVX-512), ~28 steps/s: at 2:00 the tab showed step 3,000-3,500 and
-            # seeds 0-3 were sure of 80.2 / 75.2 / 77.5 / 78.4% (one at the bar). Judged at steps 2,000 /
+            # seeds 0-5 were sure of 80.2 / 75.2 / 77.5 / 78.4 / 79.5 / 80.6% (three at the bar). Judged at steps 2,000 /
             # 2,500 / 3,000 / 3,500 (seeds 1, 2) the recipe sits on a plateau: 77.1 / 76.4 / 76.2 / 78.0% and
             # 74.3 / 77.9 / 76.0 / 77.3%; more steps alone do not lift it. A linear decay to 0 over a short
             # run (steps 3,000, lr_decay 0.5: 79.8 / 78.6% at its end; lr_decay 0.8: 78.3 / 75.9%; steps 2,500,
