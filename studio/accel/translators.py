@@ -10,8 +10,9 @@ model is never modified. ``python -m bench translate`` measures it against plain
 
 Which path wins depends on the CPU: Winograd beats oneDNN's direct convolution on an AVX-512 Xeon
 but not on every AVX2 machine, and on an AVX-512 EPYC only with its matrix products run by oneDNN
-(MKL's, behind torch.bmm, ran there at half oneDNN's rate). So the first call for each kind of generator and input shape times
-every candidate path (plain eager included) and keeps the fastest for the rest of the process
+(MKL's, behind torch.bmm, ran there at half oneDNN's rate). So the first call for each kind of
+generator and input shape times every candidate path (plain eager included) and keeps the fastest
+for the rest of the process
 (``chosen_paths`` says which): the fast path is never slower than eager on the machine it runs on.
 """
 
