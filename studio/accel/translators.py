@@ -12,8 +12,8 @@ Which path wins depends on the CPU: Winograd beats oneDNN's direct convolution o
 but not on every AVX2 machine, and on an AVX-512 EPYC only with its matrix products run by oneDNN
 (MKL's, behind torch.bmm, ran there at half oneDNN's rate). So the first call for each kind of
 generator and input shape times every candidate path (plain eager included) and keeps the fastest
-for the rest of the process
-(``chosen_paths`` says which): the fast path is never slower than eager on the machine it runs on.
+for the rest of the process (``chosen_paths`` says which): the fast path is never slower than eager
+on the machine it runs on.
 """
 
 from __future__ import annotations
