@@ -34,13 +34,12 @@ import copy
 import statistics
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
 from bench.common import cpu_description, use_all_cores
 from bench.train import reference_nets
-from studio.audit.quality import CONFIDENT, CONFIDENT_RATIO, classes_in_range, meets_digit_bar
+from studio.audit.quality import CONFIDENT_RATIO, classes_in_range, meets_digit_bar
 
 JUDGE_SEED = 7
 JUDGE_SAMPLES = 1000
@@ -62,11 +61,9 @@ class Judge:
         self.bar = CONFIDENT_RATIO * self.real_share
 
     def __call__(self, images: torch.Tensor) -> tuple[bool, float, int]:
-        from studio.audit.quality import probabilities
+        from studio.audit.quality import class_statistics
 
-        probs = probabilities(images, self.classifier)  # (N, 10)
-        share = float((probs.max(1) >= CONFIDENT).mean())
-        fractions = np.bincount(probs.argmax(1), minlength=10) / len(probs)
+        fractions, share = class_statistics(images, self.classifier)
         return meets_digit_bar(share, self.real_share, fractions), share, classes_in_range(fractions)
 
 

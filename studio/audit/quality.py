@@ -188,13 +188,10 @@ def mode_coverage(model, classifier, n: int = 1000, seed: int = 0, low: float = 
     labels = model.sample_labels(n, seed + 1) if getattr(model, "num_classes", 0) else None
     if labels is not None:
         labels = labels.cpu()
-    probs = probabilities(_generate(model, n, seed, labels), classifier)  # (n, K)
-    classes = int(getattr(classifier, "num_classes", 0)) or probs.shape[1]
-    counts = np.bincount(probs.argmax(1), minlength=classes)
-    fractions = counts / counts.sum()
+    fractions, confident = class_statistics(_generate(model, n, seed, labels), classifier)
     return {
         "fractions": fractions,
-        "confident_share": float((probs.max(1) >= CONFIDENT).mean()),
+        "confident_share": confident,
         "all_in_range": classes_in_range(fractions, low, high) == len(fractions),
         "classes_seen": int(np.count_nonzero(fractions)),
         "low": low,
@@ -202,7 +199,10 @@ def mode_coverage(model, classifier, n: int = 1000, seed: int = 0, low: float = 
     }
 
 
-def diversity_score(images, max_images: int = 500) -> float:
+DIVERSITY_IMAGES = 500  # diversity_score compares at most this many: pairwise distances grow as N^2
+
+
+def diversity_score(images, max_images: int = DIVERSITY_IMAGES) -> float:
     """Mean pairwise RMS distance between images in [-1, 1] units (0: all identical; about 0.5-1
     for varied natural images). At most ``max_images`` (the first ones) are compared."""
     x = _as_float_batch(images)[:max_images].flatten(1)  # (N, D)

@@ -145,9 +145,8 @@ def checkpoint_quality(checkpoint: str | Path, classifier=None, *, n: int = QUAL
 
     model = checkpoints.load(checkpoint, device="cpu").model
     images = explore.samples(model, n, seed=seed)  # (n, H, W, C) uint8
-    compared = min(n, 500)  # pairwise distances grow as n^2: the first 500 say enough
-    result: dict[str, Any] = {"diversity": quality.diversity_score(images, max_images=compared), "samples": n,
-                              "diversity_samples": compared}
+    result: dict[str, Any] = {"diversity": quality.diversity_score(images), "samples": n,
+                              "diversity_samples": min(n, quality.DIVERSITY_IMAGES)}
     if classifier is not None and getattr(classifier, "channels", 1) == images.shape[-1]:
         histogram, result["confident_share"] = quality.class_statistics(images, classifier)
         result["histogram"] = [float(f) for f in histogram]
