@@ -32,6 +32,7 @@ TINY = {
     "dcgan28-resize": ("dcgan", dict(latent_dim=8, image_size=28, channels=1, width=4, upsample="resize")),
     "dcgan32-resize": ("dcgan", dict(latent_dim=8, image_size=32, channels=3, width=4, upsample="resize")),
     "dcgan32-layer-d": ("dcgan", dict(latent_dim=8, image_size=32, channels=1, width=4, disc_norm="layer")),
+    "dcgan32-extra-convs": ("dcgan", dict(latent_dim=8, image_size=32, channels=1, width=4, extra_convs=1)),
     "wgangp28": ("wgangp", dict(latent_dim=8, image_size=28, channels=1, width=4, disc_width=4)),
     "wgangp32-nonorm": ("wgangp", dict(latent_dim=8, image_size=32, channels=3, width=4, critic_norm="none")),
     "cgan28": ("cgan", dict(latent_dim=8, image_size=28, channels=1, num_classes=3, width=4, disc_width=4)),
@@ -415,6 +416,21 @@ def test_classifier_learns_a_toy_task():
         optimizer.step()
     model.eval()
     assert (model.predict(x) == y).float().mean() == 1.0
+
+
+def test_extra_convs_deepen_each_doubling_but_the_last_at_the_same_size():
+    """extra_convs=1 at 32 pixels: one 3x3 convolution at 8x8 and one at 16x16, none at 32x32."""
+    sizes = []
+    model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_convs=1).eval()
+    for layer in model.generator.main:
+        if type(layer) is torch.nn.Conv2d:
+            layer.register_forward_hook(lambda m, i, o: sizes.append((i[0].shape[1:], o.shape[1:])))
+    model.generate(torch.randn(2, 8))
+    assert sizes == [((8, 8, 8), (8, 8, 8)), ((4, 16, 16), (4, 16, 16))]
+    plain = DCGAN(latent_dim=8, image_size=32, channels=1, width=4)
+    assert len(model.generator.main) == len(plain.generator.main) + 6
+    with pytest.raises(ValueError, match="28-pixel"):
+        DCGAN(latent_dim=8, image_size=28, channels=1, width=4, extra_convs=1)
 
 
 def test_a_per_sample_discriminator_judges_each_image_alone():

@@ -173,6 +173,18 @@ RECIPES: dict[str, Recipe] = {
             # range) / 76.9%, a D without norm 77.5% / 79.2% / 79.2% (2,726-2,803 steps in 120 s against
             # 2,285-2,747; the machine's pace varied between sittings): a lead that did not hold on
             # seeds 3 / 4 / 0 in stop 27 (below).
+            # Stop 29 (a 2-core Xeon with AVX-512, judged at fixed steps): one extra 3x3 convolution after
+            # each doubling of G but the last (``--set model.extra_convs=1``, at 8x8 and 16x16) lifts the
+            # plateau: at steps 2,500 / 3,000 (seeds 1-3) 81.5 / 81.9, 81.3 / 82.1, 79.6 / 81.6% against
+            # 77.4 / 77.5, 77.5 / 77.4, 80.6 / 80.8% without; seeds 0 / 4 at 1,500 / 2,000 / 2,500: 77.1 /
+            # 78.7 / 80.0, 75.4 / 78.4 / 81.0%. But a step costs ~20% more (16.8 against 20.4 steps/s), and
+            # launched from the training tab the checkpoint shown at 2:00 was step 1,500-1,750: 75.8 /
+            # 77.3 / 74.7% (seeds 0-2), so it is not the default. The 8x8 one alone: 78.8 / 80.0 / 76.1%
+            # at 2,000 (seeds 1-3) at the same pace. Not kept either (at 2,500, seeds 1-3): a
+            # spectrally normalized D (Miyato et al. 2018) 78.8 / 80.3 / 77.4% (seed 0: 75.3%), minibatch
+            # standard deviation in D (Karras et al. 2018) 75.2 / 81.1 / 78.3%, a 32-pixel stage of
+            # width 16 before a 3x3 output conv (on top of the extra convs) 76.7% (seed 1), a 1x1 MLP on z
+            # before G 47.7% (collapsed, seed 1)
             model={"latent_dim": 64, "width": 32, "disc_width": 32, "disc_norm": "layer"},
             # 5,000 images are few: D memorizes them and G collapses unless D's inputs are
             # augmented (DiffAugment random shifts). Up to 1/16 of the image (2 pixels), not
