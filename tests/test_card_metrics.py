@@ -44,8 +44,8 @@ def test_a_fresh_measurement_repeats_the_card_and_ranks_the_conditional_gan_firs
             assert fresh[metric]["interval"] == pytest.approx(stated[metric]["interval"], rel=1e-3)
         fids[name] = fresh["fid"]["value"]
     # the conditional GAN draws the digit asked for 98.8% of the time; the DCGAN's samples are digits
-    # the classifier is sure of 81% of the time: the FID agrees, far apart (25.8 against 64.3 on the card)
-    assert fids["mnist-cgan"] * 2 < fids["mnist-dcgan"]
+    # the classifier is sure of 84% of the time: the FID agrees (25.8 against 39.8 on the card)
+    assert fids["mnist-cgan"] * 1.3 < fids["mnist-dcgan"]
 
 
 def test_remeasure_replaces_the_section_keeps_other_extractors_and_skips_what_it_cannot_measure(tmp_path):
