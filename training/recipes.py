@@ -179,7 +179,8 @@ RECIPES: dict[str, Recipe] = {
             # 77.4 / 77.5, 77.5 / 77.4, 80.6 / 80.8% without; seeds 0 / 4 at 1,500 / 2,000 / 2,500: 77.1 /
             # 78.7 / 80.0, 75.4 / 78.4 / 81.0%. But a step costs 10-20% more (16.8 against 20.4 steps/s
             # alone). Launched as the training tab does (and judged on one thread, as the app does), the
-            # checkpoint shown at 2:00 was step 2,000 (2,035-2,052 reached): 77.9 / 77.1% (seeds 0 / 2),
+            # checkpoint shown at 2:00 was step 1,750-2,000 (2,035-2,052 reached on seeds 0 / 2): 77.9 /
+            # 77.3 / 77.1% (seeds 0-2),
             # against this recipe's step 2,000-2,250 (2,128-2,300 reached): 77.1 / 75.1 / 76.6% (seeds
             # 0-2). Not yet the bar at 2:00 on that Xeon, but ahead there and ~3 points ahead from step
             # 2,500 (faster CPUs reach it by 2:00), so it is the recipe now (mnist-dcgan re-bundled on
