@@ -180,11 +180,11 @@ RECIPES: dict[str, Recipe] = {
             # 78.7 / 80.0, 75.4 / 78.4 / 81.0%. But a step costs 10-20% more (16.8 against 20.4 steps/s
             # alone). Launched as the training tab does (and judged on one thread, as the app does), the
             # checkpoint shown at 2:00 was step 1,750-2,000 (2,035-2,052 reached on seeds 0 / 2): 77.9 /
-            # 77.3 / 77.1% (seeds 0-2),
-            # against this recipe's step 2,000-2,250 (2,128-2,300 reached): 77.1 / 75.1 / 76.6% (seeds
-            # 0-2). Not yet the bar at 2:00 on that Xeon, but ahead there and ~3 points ahead from step
-            # 2,500 (faster CPUs reach it by 2:00), so it is the recipe now (mnist-dcgan re-bundled on
-            # it). The 8x8 one alone: 78.8 / 80.0 / 76.1%
+            # 77.3 / 77.1% (seeds 0-2), against the recipe without them at step 2,000-2,250 (2,128-2,300
+            # reached): 77.1 / 75.1 / 76.6% (seeds 0-2). Not yet the bar at 2:00 on that Xeon, but ahead
+            # there and ~3 points ahead from step 2,500 (which a CPU like stop 28's EPYC, ~28 steps/s
+            # without them, would pass by 2:00; not measured), so it is the recipe now (mnist-dcgan
+            # re-bundled on it). The 8x8 one alone: 78.8 / 80.0 / 76.1%
             # at 2,000 (seeds 1-3) at the same pace. Not kept either (at 2,500, seeds 1-3): a
             # spectrally normalized D (Miyato et al. 2018) 78.8 / 80.3 / 77.4% (seed 0: 75.3%), minibatch
             # standard deviation in D (Karras et al. 2018) 75.2 / 81.1 / 78.3%, a 32-pixel stage of
