@@ -42,6 +42,8 @@ TINY = {  # per recipe: the smallest model that still runs every code path
     "faces-attributes": {"model.width": "4", "data_count": "16"},
     "faces-dcgan": {"model.width": "4", "model.latent_dim": "8", "data_count": "16"},
     "mnist-stylegan": {**CONV, "model.w_dim": "8", "model.mapping_layers": "2", "phase_steps": "1", "fade_steps": "1"},
+    "faces-stylegan": {**CONV, "model.w_dim": "8", "model.mapping_layers": "2", "phase_steps": "1", "fade_steps": "1",
+                       "data_count": "16"},
 }
 COMMON = {"batch_size": "8", "steps": "3", "sample_every": "2", "checkpoint_every": "2", "sample_count": "16"}
 
