@@ -529,9 +529,9 @@ BUNDLES: dict[str, Bundle] = {
                           "hat-glasses correlation within 0.1 of the data's (judged by the bundled faces-attributes)",
                           _faces_gan_summary, SAMPLES_OF_SEED_0, "the smallest sum of its largest share gap and its "
                           "correlation gap", extra={**FACES, "size_note": (
-                              "32 px rather than 64 px: at 32 px a step of this network took 0.14 s on two cores "
-                              "of an Intel Xeon with AVX-512 (8,000 steps in 19 min); a 64-px model draws and "
-                              "judges four times the pixels per image and was not tried in the time at hand."
+                              "32 px rather than 64 px: 64 px needs 40-60 min of two free cores, "
+                              "which the shared 2-core machine could not give (this run got 10-50% of them); at "
+                              "32 px hats, glasses and beards appear after ~1,400 steps. Width 32 for the same reason."
                           )}),
     "faces-stylegan": Bundle("faces-stylegan", "Cartoon faces, StyleGAN (biased world)", measure_faces_stylegan,
                              _faces_gan_ok, _faces_gan_score,
