@@ -215,3 +215,18 @@ def test_the_bare_style_mix_call_draws_the_bundled_stylegan():
         return float(np.abs(cells.astype(float) - coarse.rows[:, None].astype(float)).mean())
 
     assert distance_to_rows(fine.cells) < distance_to_rows(coarse.cells)
+
+
+def test_the_page_mixes_the_bundled_faces_stylegan_in_colour(tmp_path, monkeypatch):
+    """A link to faces-stylegan's fine crossover: the page shows the core's RGB matrix, pixel for pixel."""
+    isolate_studio(monkeypatch, tmp_path, Path(__file__).resolve().parents[1] / "checkpoints" / "zoo.toml")
+    at = start({"checkpoint": "faces-stylegan", "rows": "0,1", "columns": "2,3", "crossover": "fine"})
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    model = checkpoints.load("faces-stylegan").model
+    grid = mixing.mixing_matrix(model, [0, 1], [2, 3], mixing.presets(model)["fine"]).grid()  # (H, W, 3)
+    shown = pixels(at, 0)
+    assert shown.ndim == 3 and shown.shape[2] == 3
+    back = np.asarray(Image.fromarray(shown).resize((grid.shape[1], grid.shape[0]), Image.NEAREST))
+    assert np.array_equal(back, grid)
+    assert "32x32" in at.image[0].captions[0]
