@@ -210,7 +210,9 @@ RECIPES: dict[str, Recipe] = {
             # run (steps 3,000, lr_decay 0.5: 79.8 / 78.6% at its end; lr_decay 0.8: 78.3 / 75.9%; steps 2,500,
             # lr_decay 0.6: 76.5 / 74.7%) and top-k G updates (Sinha et al. 2020, k from B down to B/2,
             # shrinking 1% an epoch: 79.5 / 77.1% at 3,000; 3% an epoch: 78.4 / 76.4%) stay within the
-            # runs' +-2 points: none kept
+            # runs' +-2 points: none kept. Stop 31 (2-core Intel Xeon, AVX-512; python -m bench learn, with
+            # extra_convs): steps 2,500 with lr_decay 0.5 reached the bar at 120 s and 90 s (seeds 0, 1),
+            # this recipe at 100 s and 100 s in the same sitting: no gain either
             d_augment="translation:0.0625",
             loss="hinge",
             lr_g=1e-3,
