@@ -253,31 +253,34 @@ def measure_stylegan(model, checkpoints: Path, seed: int) -> dict:
     """Coverage as for the other digit GANs, plus style mixing on 500 pairs (A, B) of fresh z:
     coarse layers (4x4, 8x8) from A and the rest from B, and only the finest layers from B; the
     share of mixes the classifier calls A's digit."""
-    import torch.nn.functional as F
-
     from studio.audit.quality import predict
-    from studio.explore import mixing
 
     metrics = measure_coverage(model, checkpoints, seed)
     classifier = _classifier(checkpoints)
-    generator = torch.Generator().manual_seed(seed + 777)
-    z_a, z_b = (torch.randn(MIX_PAIRS, model.latent_dim, generator=generator) for _ in range(2))
-
-    def digits(ws):
-        with torch.no_grad():
-            x = model.synthesis(ws, noise_mode="const")
-            return predict(F.interpolate(x, size=model.image_size, mode="nearest"), classifier)
-
-    with torch.no_grad():
-        w_a, w_b = model.mapping(z_a), model.mapping(z_b)
-    presets = mixing.presets(model)
-    digit_a = digits(w_a)
-    coarse_from_a = digits(model.mix(w_b, w_a, model.layers_at(presets["coarse"])))
-    fine_from_b = digits(model.mix(w_a, w_b, model.layers_at(presets["fine"])))
-    metrics["mix_coarse_from_a_follows_a"] = float((coarse_from_a == digit_a).mean())
-    metrics["mix_fine_from_b_follows_a"] = float((fine_from_b == digit_a).mean())
+    image_a, _, coarse_from_a, fine_from_b = _style_mixes(model, seed)
+    digit_a = predict(image_a, classifier)
+    metrics["mix_coarse_from_a_follows_a"] = float((predict(coarse_from_a, classifier) == digit_a).mean())
+    metrics["mix_fine_from_b_follows_a"] = float((predict(fine_from_b, classifier) == digit_a).mean())
     metrics["mix_pairs"] = MIX_PAIRS
     return metrics
+
+
+def _style_mixes(model, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MIX_PAIRS fresh pairs (A, B) of a StyleGAN, drawn with constant noise at the model's image size
+    (a model still growing draws at its stage, upsampled): A, B, the coarse layers (the mixing page's
+    "coarse" preset) from A with the rest from B, and only the finest layers from B."""
+    from studio.explore import mixing
+
+    generator = torch.Generator().manual_seed(seed + 777)
+    z_a, z_b = (torch.randn(MIX_PAIRS, model.latent_dim, generator=generator) for _ in range(2))
+    presets = mixing.presets(model)
+    model.eval()
+    with torch.no_grad():
+        w_a, w_b = model.mapping(z_a), model.mapping(z_b)
+        mixes = (w_a, w_b, model.mix(w_b, w_a, model.layers_at(presets["coarse"])),
+                 model.mix(w_a, w_b, model.layers_at(presets["fine"])))
+        return tuple(torch.nn.functional.interpolate(model.synthesis(ws, noise_mode="const"), size=model.image_size,
+                                                     mode="nearest") for ws in mixes)
 
 
 FACE_PARTS = ("hat", "glasses", "beard")  # drawn shapes: the coarse layers should carry them
@@ -295,59 +298,48 @@ def measure_faces_stylegan(model, checkpoints: Path, seed: int) -> dict:
       and the share that keep A's hat, glasses and beard.
     """
     from studio.data.faces import ATTRIBUTES, colour_regions, region_colours
-    from studio.explore import mixing
 
     metrics = measure_faces_gan(model, checkpoints, seed)
     judge = _load_bundled(checkpoints, "faces-attributes", "faces-attributes")
-    generator = torch.Generator().manual_seed(seed + 777)
-    z_a, z_b = (torch.randn(MIX_PAIRS, model.latent_dim, generator=generator) for _ in range(2))
     masks = colour_regions(model.image_size)
     parts = [ATTRIBUTES.index(a) for a in FACE_PARTS]
-
-    def draw(ws):  # a model still growing draws at its stage: upsampled to the regions' size
-        with torch.no_grad():
-            return torch.nn.functional.interpolate(model.synthesis(ws, noise_mode="const"), size=model.image_size,
-                                                   mode="nearest")
 
     def judged(images):
         with torch.no_grad():
             return torch.cat([judge.predict(b) for b in images.split(500)])[:, parts]  # (B, 3) 0/1
 
-    model.eval()
-    with torch.no_grad():
-        w_a, w_b = model.mapping(z_a), model.mapping(z_b)
-    presets = mixing.presets(model)
-    image_a, image_b = draw(w_a), draw(w_b)
-    coarse_from_a = draw(model.mix(w_b, w_a, model.layers_at(presets["coarse"])))
-    fine_from_b = draw(model.mix(w_a, w_b, model.layers_at(presets["fine"])))
+    def share(hits, pairs) -> float:  # the share of hits among the pairs that differ (0 when none does)
+        return float(hits[pairs].float().mean()) if pairs.any() else 0.0
+
+    image_a, image_b, coarse_from_a, fine_from_b = _style_mixes(model, seed)
     parts_a, parts_b = judged(image_a), judged(image_b)
     differ = parts_a != parts_b  # (B, 3)
     kept_coarse = judged(coarse_from_a) == parts_a
     kept_fine = judged(fine_from_b) == parts_a
     for k, name in enumerate(FACE_PARTS):
-        pairs = differ[:, k]
-        metrics[f"mix_coarse_from_a_keeps_{name}"] = float(kept_coarse[pairs, k].float().mean()) if pairs.any() else 0.0
-        metrics[f"mix_fine_from_b_keeps_{name}"] = float(kept_fine[pairs, k].float().mean()) if pairs.any() else 0.0
-        metrics[f"mix_pairs_differing_{name}"] = int(pairs.sum())
+        metrics[f"mix_coarse_from_a_keeps_{name}"] = share(kept_coarse[:, k], differ[:, k])
+        metrics[f"mix_fine_from_b_keeps_{name}"] = share(kept_fine[:, k], differ[:, k])
+        metrics[f"mix_pairs_differing_{name}"] = int(differ[:, k].sum())
     colours = [region_colours(x, masks) for x in (image_a, image_b, fine_from_b)]
     for region in masks:
         a, b, mixed = (c[region] for c in colours)
         pairs = (a - b).norm(dim=1) >= 0.1
-        closer_to_b = (mixed - b).norm(dim=1) < (mixed - a).norm(dim=1)
-        metrics[f"mix_fine_from_b_takes_{region}_colour"] = float(closer_to_b[pairs].float().mean()) if pairs.any() else 0.0
+        metrics[f"mix_fine_from_b_takes_{region}_colour"] = share((mixed - b).norm(dim=1) < (mixed - a).norm(dim=1), pairs)
         metrics[f"mix_pairs_differing_{region}"] = int(pairs.sum())
     metrics["mix_pairs"] = MIX_PAIRS
     return metrics
 
 
 def _faces_stylegan_summary(m: dict) -> str:
+    from studio.data.faces import COLOUR_REGIONS
+
     def share(value: float, pairs: int) -> str:
         return f"in {_percent(value)} of {pairs:,} pairs" if pairs else "(no pair differs)"
 
     keeps = "; ".join(f"{name} {share(m[f'mix_coarse_from_a_keeps_{name}'], m[f'mix_pairs_differing_{name}'])}"
                       for name in FACE_PARTS)
     takes = "; ".join(f"{region} {share(m[f'mix_fine_from_b_takes_{region}_colour'], m[f'mix_pairs_differing_{region}'])}"
-                      for region in ("skin", "hair", "clothes"))
+                      for region in COLOUR_REGIONS)
     fine_keeps = "; ".join(f"{name} {_percent(m[f'mix_fine_from_b_keeps_{name}'])}" for name in FACE_PARTS)
     return (_faces_gan_summary(m) + f" Style mixing on {m['mix_pairs']} fresh pairs of seeds (A, B), among the pairs "
             f"whose A and B differ in what is judged: with the coarse layers (4x4, 8x8) from A and the rest from B, "

@@ -533,7 +533,7 @@ RECIPES: dict[str, Recipe] = {
             image_size=32,
             channels=3,
             # width 96 / disc 48: timed at 32 px, batch 32, 2 threads on a 2-core AVX-512 Xeon:
-            # 128/64 took 0.21 s/step, 96/48 0.16, 64/32 0.11 (the 18,000 steps take ~45 min)
+            # 128/64 took 0.21 s/step, 96/48 0.16, 64/32 0.11 (the 18,000 steps took 40 min)
             model={"latent_dim": 128, "w_dim": 128, "mapping_layers": 3, "width": 96, "disc_width": 48},
             # 10,000 images: DiffAugment keeps D from memorising them (Zhao et al. 2020)
             d_augment="translation,cutout",

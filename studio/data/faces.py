@@ -371,9 +371,9 @@ def label_correlations(table: dict[str, np.ndarray]) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- colour regions
 
-COLOUR_REGIONS = ("skin", "hair", "clothes")
 # Two far-apart choices per region: the pixels that change between them are that region's
 _REGION_CHANGES = {"skin": ("shade", 0, 6), "hair": ("hair", 0, 5), "clothes": ("clothes_colour", 1, 4)}
+COLOUR_REGIONS = tuple(_REGION_CHANGES)  # ("skin", "hair", "clothes")
 
 
 @lru_cache(maxsize=4)
