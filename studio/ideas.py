@@ -103,11 +103,12 @@ FEATURE_EDITING = Idea(
     "direction**, InterFaceGAN). Features are **entangled**: in the biased world glasses come with "
     "hats, so adding a hat tends to add glasses too (watch every curve move). Two cures: penalise "
     "changes of the other logits (**keep other attributes**, weight $\\lambda$), or project the kept "
-    "attributes' normals out of $n$ (**conditional** direction, $n' \\perp$ the kept normals). The "
+    "attributes' normals out of $n$ (**conditional** direction, $n' \\perp$ the kept normals; it goes "
+    "$d / (n' \\cdot n)$ along $n'$, so the target moves as far as on $n$). The "
     "classifier is the judge: its mistakes are in every number here.",
     formula=r"\begin{aligned}z &\leftarrow z + \alpha\,\nabla_z\big[s\,\ell_t(G(z)) - \lambda\,"
     r"\lVert \ell_{\neg t}(G(z)) - \ell_{\neg t}(G(z_0))\rVert_2\big] \\ "
-    r"z' &= z + d\,n', \quad n' = \frac{n - QQ^\top n}{\lVert n - QQ^\top n\rVert}\end{aligned}",
+    r"z' &= z + d\,n \quad\text{or}\quad z + \tfrac{d}{n' \cdot n}\,n', \quad n' = \frac{n - QQ^\top n}{\lVert n - QQ^\top n\rVert}\end{aligned}",
     papers=(
         ("Shen et al. 2020, InterFaceGAN: Interpreting the Latent Space of GANs for Semantic Face Editing",
          "https://arxiv.org/abs/1907.10786"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -74,12 +76,48 @@ def test_linear_edits_move_along_the_svm_normal_and_keep_what_is_asked(tiny):
     assert all(abs(float(n.norm()) - 1) < 1e-5 for n in fitted["normals"].values())
     assert min(fitted["accuracy"].values()) > 0.65  # better than chance: the verdicts are close to linear in z
     target, other = "hat", "glasses"
-    trajectory = editing.linear_edit(generator, judge, [0, 1], target, 1, steps=4, distance=2.0, keep=[other],
-                                     n_fit=400)
+    with entangled(fitted, target, other, cos=0.6):  # glasses' normal at cos 0.6 with the hat's: n' . n = 0.8
+        trajectory = editing.linear_edit(generator, judge, [0, 1], target, 1, steps=4, distance=2.0, keep=[other],
+                                         n_fit=400)
+        normal, kept = (editing.fit_directions(generator, judge, n=400)["normals"][k] for k in (target, other))
     moved = trajectory.latents[-1] - trajectory.latents[0]  # (B, D)
-    assert moved.norm(dim=1).tolist() == pytest.approx([2.0, 2.0], abs=1e-4)
-    assert (moved @ fitted["normals"][other]).abs().max() < 1e-4  # no move along the kept normal
+    # the target's signed distance moves by the asked 2.0, as on the plain normal; z goes 2.0 / 0.8
+    assert (moved @ normal).tolist() == pytest.approx([2.0, 2.0], abs=1e-4)
+    assert moved.norm(dim=1).tolist() == pytest.approx([2.5, 2.5], abs=1e-4)
+    assert (moved @ kept).abs().max() < 1e-4  # no move along the kept normal
     assert trajectory.method == "conditional"
+    plain = editing.linear_edit(generator, judge, [0, 1], target, -1, steps=4, distance=2.0, n_fit=400)
+    moved = plain.latents[-1] - plain.latents[0]
+    assert moved.norm(dim=1).tolist() == pytest.approx([2.0, 2.0], abs=1e-4)
+    assert (moved @ fitted["normals"][target]).tolist() == pytest.approx([-2.0, -2.0], abs=1e-4)
+    assert plain.method == "linear"
+
+
+@contextlib.contextmanager
+def entangled(fitted: dict, target: str, other: str, cos: float):
+    """Replace the cached fit's ``other`` normal by one at ``cos`` with ``target``'s, for a while."""
+    key = next(k for k, v in editing._DIRECTIONS.items() if v is fitted)
+    normals = dict(fitted["normals"])
+    n = normals[target]
+    side = normals[other] - (normals[other] @ n) * n
+    normals[other] = cos * n + (1 - cos**2) ** 0.5 * side / side.norm()
+    editing._DIRECTIONS[key] = {**fitted, "normals": normals}
+    try:
+        yield
+    finally:
+        editing._DIRECTIONS[key] = fitted
+
+
+def test_a_target_almost_within_the_kept_directions_is_refused(tiny):
+    generator, _ = tiny
+    judge = editing.make_judge(LinearJudge(), {"class_names": NAMES})
+    fitted = editing.fit_directions(generator, judge, n=400)
+    with entangled(fitted, "hat", "glasses", cos=0.99):  # n' keeps 0.14 of n: z would go 7x as far
+        with pytest.raises(DataError, match="almost within the kept"):
+            editing.linear_edit(generator, judge, [0], "hat", 1, keep=["glasses"], n_fit=400)
+        editing.linear_edit(generator, judge, [0], "hat", 1, n_fit=400)  # the plain normal still moves
+    with entangled(fitted, "hat", "glasses", cos=0.9):  # 0.44: allowed
+        editing.linear_edit(generator, judge, [0], "hat", 1, keep=["glasses"], n_fit=400)
 
 
 def test_rates_count_success_and_side_effects():

@@ -15,7 +15,9 @@ Two methods, side by side on the same seed (Course 1 week 4, "Controllable Gener
 
        n' = (n - Q Q^T n) / || n - Q Q^T n ||,   Q an orthonormal basis of the kept normals,
 
-   so moving along n' changes none of their SVM scores.
+   so moving along n' changes none of their SVM scores. Both move the target's signed distance
+   n . z by the same d: the conditional edit goes d / (n' . n) along n', since n' is only partly
+   aligned with n (the more the target is entangled with the kept attributes, the further z goes).
 
 The lesson the curves show: the attributes are entangled. In the biased world glasses come with
 hats, so a hat direction learned from the GAN's own samples carries glasses along, unless you
@@ -43,6 +45,8 @@ JUDGES = {"faces": "faces-attributes", "faces_fair": "faces-attributes", "mnist"
           "mnist-5k": "mnist-classifier"}
 METHODS = ("gradient", "linear", "conditional")
 MAX_STEPS, MAX_SEEDS = 64, 16
+# a conditional edit moves z by distance / (n' . n): below this alignment z would leave the prior
+MIN_ALIGNMENT = 0.2
 
 
 @dataclass
@@ -262,7 +266,8 @@ def conditional_direction(normal: torch.Tensor, kept: Sequence[torch.Tensor]) ->
 def linear_edit(generator, judge: Judge, seeds: Sequence[int], target: str, direction: int = 1, *,
                 steps: int = 10, distance: float = 3.0, keep: Sequence[str] = (), n_fit: int = 2000) -> Trajectory:
     """Move each seed's z by signed distances 0 .. direction * ``distance`` along the target's normal
-    (conditional on ``keep``: their normals projected out)."""
+    (conditional on ``keep``: along their normals' projection n', far enough that the target's signed
+    distance changes by ``distance`` too)."""
     _check(generator, judge, target, direction, steps, seeds)
     if not 0 < distance <= 20:
         raise DataError(f"distance must lie in (0, 20], got {distance!r}")
@@ -272,8 +277,14 @@ def linear_edit(generator, judge: Judge, seeds: Sequence[int], target: str, dire
         raise DataError(f"the model never (or always) draws {target!r}: no direction to move along")
     kept = [judge.names[judge.index(name)] for name in keep if name != target]
     normal = conditional_direction(normals[target], [normals[k] for k in kept if k in normals])
+    # n' . n = 1 without kept attributes; with them, go further along n' so that the target's signed
+    # distance moves by `distance`, as the linear edit does (entangled attributes leave n' little of n)
+    alignment = float(normal @ normals[target])
+    if alignment < MIN_ALIGNMENT:
+        raise DataError(f"{target!r} lies almost within the kept attributes' directions (cos {alignment:.2f} with "
+                        f"its own normal after projecting them out): keep fewer attributes")
     z = torch.cat([generator.sample_latent(1, int(s)) for s in seeds]).cpu()  # (B, D)
-    distances = torch.linspace(0, direction * distance, steps + 1)  # (T,)
+    distances = torch.linspace(0, direction * distance / alignment, steps + 1)  # (T,)
     latents = z.unsqueeze(0) + distances[:, None, None] * normal[None, None, :]  # (T, B, D)
     images, probs = _frames(generator, judge, latents, _labels(generator, len(seeds), seeds))
     method = "conditional" if kept else "linear"
