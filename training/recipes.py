@@ -517,6 +517,15 @@ RECIPES: dict[str, Recipe] = {
             # classifier gradient succeeded on 1 of 8 (this one: 6; 0-2 of 8 with 30 small or 20 full
             # steps), the conditional direction keeping glasses on 3 of 8 (this one: 7), while the
             # linear one succeeded on 8 with glasses on 7. Its hats come all or nothing along z.
+            # Stop 32 (2-core Xeon with AMX): the same run again gave the same numbers to the digit
+            # (20.7 min; it passed at steps 7,500-8,000 on the selection seed). On it, with the
+            # conditional edit now going d / (n' . n) along n' (the hat-glasses normals' cosine is
+            # 0.85, this one's 0.74): hat on 6 of 8 seeds but glasses appear on 5 (this one: 7, none),
+            # because its glasses boundary is curved; holding the glasses logit fixed by projection
+            # after every step (Gauss-Newton) added the hat to 0-1 of 8 and 4-6 of 16 seeds. Its
+            # classifier gradients have cosine 0.04 with the hat normal (this one: 0.10) and add hats
+            # to 1 of 8 and 6 of 16 seeds (this one: 6 and 11); averaging the judge over shifted or
+            # blurred copies, or normalising the step, did not change that (0-1 of 8, 6-9 of 16).
             model={"latent_dim": 100, "width": 32},
             steps=3000,
             batch_size=64,
