@@ -117,7 +117,9 @@ for column, (title, method, kept) in zip(columns, methods):
             text += f" ({flipped})" if flipped else ""
         st.markdown(f"**{text}**")
         d1, d2 = st.columns(2)
-        d1.download_button("PNG", shared.png(result.strips), file_name=f"edit-{method}.png", mime="image/png",
-                           key=f"png_{method}")
-        d2.download_button("GIF", result.gif, file_name=f"edit-{method}.gif", mime="image/gif", key=f"gif_{method}")
+        # encoded when clicked, not at every slider move
+        d1.download_button("PNG", lambda strips=result.strips: shared.png(strips), file_name=f"edit-{method}.png",
+                           mime="image/png", key=f"png_{method}")
+        d2.download_button("GIF", lambda result=result: result.gif, file_name=f"edit-{method}.gif", mime="image/gif",
+                           key=f"gif_{method}")
 st.caption(f"The judge is the {editing.JUDGES.get('faces')} classifier for faces and mnist-classifier for digits.")

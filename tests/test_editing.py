@@ -158,6 +158,13 @@ def test_make_this_digit_look_more_like_a_3():
     assert trajectory.probabilities[-1, :, 3].mean() > trajectory.probabilities[0, :, 3].mean() + 0.3
     assert trajectory.rates()["success"] >= 0.75
     assert trajectory.strip(0).shape[0] == 32 + 4 and trajectory.gif(0)[:6] == b"GIF89a"
+    # the chart draws every class's probability along seed 1's edit, the target thicker, and the 0.5 line
+    chart = editing.probability_chart(trajectory, seed_index=1)
+    assert [trace.name for trace in chart.data] == judge.names
+    for k, trace in enumerate(chart.data):
+        assert np.array_equal(np.asarray(trace.y), trajectory.probabilities[:, 1, k])
+        assert trace.line.width == (4 if judge.names[k] == "3" else 2)
+    assert chart.layout.shapes[0].y0 == chart.layout.shapes[0].y1 == 0.5 and "seed 1" in chart.layout.title.text
 
     # "keep the other attributes": the penalty holds the other logits closer to where they started
     def drift(keep_weight):

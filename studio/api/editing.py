@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +33,16 @@ class Edit:
     before: np.ndarray  # (H, W, C) the first seed at step 0
     after: np.ndarray  # ... at the last step
     strips: np.ndarray  # every seed's trajectory, one row each
-    gif: bytes  # the first seed's trajectory, there and back
     chart: object  # plotly: every attribute's probability along the first seed's edit
     rates: dict  # success and side-effect rates over the seeds
     attributes: list[str]
+    trajectory: object  # studio.explore.editing.Trajectory
+
+    @functools.cached_property
+    def gif(self) -> bytes:
+        """The first seed's trajectory as a GIF, encoded when first asked for (a page that only offers
+        it for download need not pay ~10 ms at every slider move)."""
+        return self.trajectory.gif(0)
 
 
 def edit(model: str | None = DEFAULT_EDIT_MODEL, seed=0, target="hat", direction="add", method="gradient", steps=10,
@@ -65,8 +72,8 @@ def edit(model: str | None = DEFAULT_EDIT_MODEL, seed=0, target="hat", direction
                               steps=steps, strength=strength, keep_weight=keep_weight, keep=kept)
     strips = imaging.grid(trajectory.images.transpose(1, 0, 2, 3, 4).reshape(-1, *trajectory.images.shape[2:]),
                           nrow=len(trajectory.images))
-    return Edit(trajectory.images[0, 0], trajectory.images[-1, 0], strips, trajectory.gif(0),
-                editing.probability_chart(trajectory), trajectory.rates(), judge.names)
+    return Edit(trajectory.images[0, 0], trajectory.images[-1, 0], strips, editing.probability_chart(trajectory),
+                trajectory.rates(), judge.names, trajectory)
 
 
 @dataclass(frozen=True)

@@ -312,13 +312,16 @@ def probability_chart(trajectory: Trajectory, seed_index: int = 0):
     import plotly.graph_objects as go
 
     probs = trajectory.probabilities[:, seed_index]  # (T, K)
-    figure = go.Figure()
-    for k, name in enumerate(trajectory.names):
-        width = 4 if name == trajectory.target else 2
-        figure.add_trace(go.Scatter(x=list(range(len(probs))), y=probs[:, k], mode="lines+markers", name=name,
-                                    line={"width": width}))
-    figure.add_hline(y=0.5, line_dash="dot", line_color="gray")
-    figure.update_layout(title=f"{trajectory.method}: P(attribute) along the edit (seed {trajectory.seeds[seed_index]})",
-                         xaxis_title="step", yaxis_title="probability (the classifier's)", yaxis_range=[0, 1],
-                         height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
-    return figure
+    steps = list(range(len(probs)))
+    traces = [go.Scatter(x=steps, y=probs[:, k], mode="lines+markers", name=name,
+                         line={"width": 4 if name == trajectory.target else 2})
+              for k, name in enumerate(trajectory.names)]
+    # one constructor call with a plain layout: a third of the time of add_trace / add_hline / update_layout,
+    # which the page pays at every slider move
+    half = {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": 0.5, "y1": 0.5,
+            "line": {"dash": "dot", "color": "gray"}}
+    layout = {"title": {"text": f"{trajectory.method}: P(attribute) along the edit (seed {trajectory.seeds[seed_index]})"},
+              "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": "probability (the classifier's)"},
+                                                             "range": [0, 1]},
+              "height": 320, "margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "shapes": [half]}
+    return go.Figure(data=traces, layout=layout)
