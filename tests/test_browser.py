@@ -224,8 +224,10 @@ def same_picture(shown, expected) -> bool:
 
 
 def test_a_feature_editing_link_draws_the_core_edit_and_a_new_target_redraws_it(server, page):
-    """The link's edit (faces GAN, seed 3, add glasses, 5 steps) is the one studio.api computes; a
-    different target in the link draws a different 'after' face."""
+    """The link's edit (faces GAN, seed 3, add glasses, 5 steps) is the one studio.api computes, and
+    so are its downloads; a different target in the link draws a different 'after' face."""
+    import numpy as np
+
     from studio import api
 
     query = {"model": "faces-dcgan", "seed": "3", "target": "glasses", "direction": "add", "steps": "5"}
@@ -239,6 +241,18 @@ def test_a_feature_editing_link_draws_the_core_edit_and_a_new_target_redraws_it(
     assert not same_picture(after, expected.before)  # the edit moved the face
     assert "target=glasses" in page.url and "steps=5" in page.url  # the link still holds the edit
     snapshot(page, "9-feature-editing")
+    # the downloads, encoded only when clicked, are the core's trajectory (gradient column first)
+    buttons = page.get_by_test_id("stDownloadButton")
+    with page.expect_download(timeout=60_000) as download:
+        buttons.nth(1).get_by_role("button").click()
+    assert Path(download.value.path()).read_bytes() == expected.gif
+    with page.expect_download(timeout=60_000) as download:
+        buttons.nth(0).get_by_role("button").click()
+    from PIL import Image
+
+    with Image.open(download.value.path()) as strip:
+        downloaded = np.asarray(strip.convert("RGB"))
+    assert same_picture(downloaded, expected.strips) and downloaded.shape[1] >= expected.strips.shape[1]
 
     open_page(page, server, "feature-editing", {**query, "target": "hat"}, charts=2)
     page.get_by_text("success").first.wait_for(timeout=90_000)
