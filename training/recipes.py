@@ -547,7 +547,8 @@ RECIPES: dict[str, Recipe] = {
             # 10,000 images: DiffAugment keeps D from memorising them (Zhao et al. 2020). Shifts of 1/16
             # only, as for the DCGANs: stop 31's run with "translation,cutout" (1/8 shifts and cutout),
             # 1,500 steps a phase, fade 750 and 18,000 steps (40 min) drew blotchy, torn faces; this one
-            # (stop 32, 2-core Xeon with AMX, 41 min) draws cleaner ones with about the same numbers:
+            # (stop 32, 2-core Xeon with AMX, 41 min) draws somewhat cleaner ones (both blurry when
+            # enlarged, with smeared mouths) with about the same numbers:
             # report seed, hat-glasses correlation 0.435 (then 0.422), smiling 92.3% (96.0%), beard
             # 47.7% (49.7%), Inception FID 128.5 (141.9). The judge calls 89-100% of its samples smiling
             # at every checkpoint of both runs (the data: 48%).
