@@ -532,9 +532,10 @@ BUNDLES: dict[str, Bundle] = {
                              "faces-attributes); the style-mixing shares are measured and reported, with no bar",
                              _faces_stylegan_summary, SAMPLES_OF_SEED_0, "the smallest sum of its largest share gap "
                              "and its correlation gap", extra={**FACES, "size_note": (
-                                 "32 px rather than 64 px: at 32 px a step of this network took 0.16 s on two cores "
-                                 "of an Intel Xeon with AVX-512 (16,000 steps, 13,000 of them at 32 px, in 41 min); a 64-px stage draws and "
-                                 "judges four times the pixels per image and was not tried in the time at hand."
+                                 "32 px rather than 64 px: at 32 px a step of this network took 0.16-0.17 s on two cores "
+                                 "of the Intel Xeons with AVX-512 it was timed on (this run: 16,000 steps, 13,000 of "
+                                 "them at 32 px, in 41 min); a 64-px stage draws and judges four times the pixels per "
+                                 "image and was not tried in the time at hand."
                              )}),
 }
 
