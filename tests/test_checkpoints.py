@@ -169,6 +169,16 @@ def test_overwrite_replaces_files_and_a_crash_keeps_the_old_ones(tmp_path, monke
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
 
+def test_every_saved_file_is_readable_by_others(tmp_path):
+    """A checkpoint is shared (a Space, a classroom folder): safetensors writes its file 0600, save
+    opens it up like the rest, on a fresh folder and when it overwrites one."""
+    for _ in range(2):
+        path = save(tiny_dcgan(0), tmp_path / "ckpt", samples=np.zeros((4, 4, 1), np.uint8))
+        modes = {p.name: p.stat().st_mode & 0o777 for p in path.iterdir()}
+        assert set(modes) == {"config.json", "model.safetensors", "README.md", "samples.png"}
+        assert all(mode & 0o044 == 0o044 for mode in modes.values()), modes
+
+
 def test_plain_save_pretrained_directory_needs_family(tmp_path):
     model = tiny_dcgan()
     model.save_pretrained(tmp_path / "plain")

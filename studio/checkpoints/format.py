@@ -73,6 +73,8 @@ def save(model, directory, *, metadata: dict | None = None, samples: np.ndarray 
             image.save(staging / "samples.png")
         (staging / "README.md").write_text(model_card(model, config, has_samples=image is not None),
                                            encoding="utf-8")
+        for written in staging.iterdir():  # safetensors writes its file private (0600); others read a checkpoint
+            os.chmod(written, 0o644)
         if not directory.exists():
             os.chmod(staging, 0o755)  # mkdtemp made it private
             try:
