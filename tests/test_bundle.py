@@ -140,6 +140,51 @@ def test_bundle_chooses_on_the_selection_seed_and_measures_the_report_seed_once(
     assert f"{sample['fid']['value']:.2f}" in (written / "README.md").read_text().split("## Sample metrics")[1]
 
 
+@pytest.mark.parametrize("layout", ["sections", "before sections"])
+def test_remeasure_rewrites_the_numbers_once_and_keeps_how_it_was_made(
+        layout, three_checkpoint_run, judges, monkeypatch):
+    """After a judge is retrained, --remeasure measures the bundled checkpoint once on the report
+    seed with today's judge: the card's numbers, verdict and config change, the weights do not, and
+    how it was made stays (an older card's opening paragraph moves into that section)."""
+    from studio.checkpoints import save
+    from training import card_metrics
+
+    scripted = Scripted(three_checkpoint_run, SELECTION, {1: 0.7, 2: 0.3, 3: 0.99})
+    monkeypatch.setitem(B.BUNDLES, "mnist-dcgan", scripted.bundle())
+    extractors = []
+    monkeypatch.setattr(card_metrics, "remeasure", lambda target, names: extractors.append(names))
+    description = get_recipe("mnist-dcgan").description
+    old = (f"{description}. Its quality is 0.8. It meets its bar: quality >= 0.5.\n\n## How it was made\n\n"
+           f"Trained for the test; step 2 was chosen on the selection set." if layout == "sections" else
+           f"{description}. Trained for the test; this is the checkpoint of step 2.\n\nTraining took 1.0 min.")
+    model = load(RunDir(three_checkpoint_run).list_checkpoints()[1][1]).model
+    written = save(model, judges / "mnist-dcgan", metadata={
+        "recipe": "mnist-dcgan", "metrics": {"quality": 0.8, "valid": 1}, "meets_bar": True, "description": old,
+        "sample_metrics": {"classifier": {"stale": True}}})
+
+    code = B.main(["mnist-dcgan", "--out", str(judges), "--remeasure", "the judge was retrained."])
+    assert code == 0 and scripted.calls == [(2, B.REPORT_SEED)]  # once, on the report seed
+    studio = json.loads((written / "config.json").read_text())["studio"]
+    assert studio["metrics"] == {"quality": 0.3, "valid": 1} and studio["meets_bar"] is False
+    assert "sample_metrics" not in studio and len(extractors) == 1  # FID/KID measured again too
+    assert torch.equal(load(written).model.state_dict()["generator.main.0.weight"],
+                       scripted.weights[2]["generator.main.0.weight"])
+    lead, made = card_text(written)
+    assert lead.startswith(description) and "Its quality is 0.3." in lead and "**It does not meet its bar**" in lead
+    assert "0.8" not in lead and "Trained for the test" not in lead
+    if layout == "sections":
+        assert "Trained for the test; step 2 was chosen on the selection set." in made
+    else:
+        assert "As its card said when it was bundled: Trained for the test; this is the checkpoint of step 2." in made
+        assert "Training took 1.0 min." in made
+    assert "the judge was retrained. The checkpoint was chosen with the judges of its time" in made
+
+
+def test_remeasure_refuses_a_folder_without_a_bundle(tmp_path):
+    with pytest.raises(SystemExit, match="not a bundled checkpoint"):
+        B.main(["mnist-dcgan", "--out", str(tmp_path), "--remeasure", "why"])
+
+
 def test_bundle_cli_on_a_tiny_recipe_writes_a_below_bar_card_that_a_fresh_measurement_repeats(tmp_path, judges):
     sets = [arg for key, value in TINY_DCGAN.items() for arg in ("--set", f"{key}={value}")]
     command = [sys.executable, "-m", "training.bundle", "mnist-dcgan", "--out", str(judges),

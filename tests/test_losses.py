@@ -160,9 +160,56 @@ def test_a_policy_can_set_the_size_of_translation_and_cutout():
     holes = (L.parse_policy("cutout:0.25, translation")[0](torch.ones(64, 1, 32, 32)) == 0).sum((1, 2, 3))
     assert holes.max() == 64
     for bad, says in [("translation:0", "above 0"), ("translation:0.6", "at most 0.5"), ("cutout:x", "a number"),
-                      ("translation:nan", "above 0"), ("turn:0.2", "only translation and cutout"), ("shift:2", "unknown")]:
+                      ("translation:nan", "above 0"), ("turn:0.2", "only translation, cutout, blur"), ("blur:5", "at most 4.0 px"), ("shift:2", "unknown")]:
         with pytest.raises(ValueError, match=says):
             L.parse_policy(bad)
+
+
+def test_gaussian_blur_matches_the_formula_and_keeps_the_mean():
+    # a single bright pixel spreads into the separable Gaussian exp(-d^2 / 2 sigma^2), normalised
+    dot = torch.zeros(2, 1, 15, 15)
+    dot[:, 0, 7, 7] = 1.0
+    out = L.gaussian_blur(dot, torch.tensor([0.0, 1.0]))
+    assert torch.equal(out[0], dot[0])  # sigma 0: the image itself
+    d = torch.arange(-3.0, 4.0)
+    g = torch.exp(-d ** 2 / 2)
+    g = g / g.sum()
+    assert torch.allclose(out[1, 0, 4:11, 4:11], torch.outer(g, g), atol=1e-6)
+    assert out[1].sum().item() == pytest.approx(1.0, abs=1e-5)
+    # a flat image stays flat (the border repeats rather than fading to zero), channels_last is kept
+    flat = torch.full((3, 3, 8, 8), -0.5).contiguous(memory_format=torch.channels_last)
+    blurred = L.gaussian_blur(flat, 1.5)
+    assert torch.allclose(blurred, flat) and blurred.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_blur_augmentation_draws_a_strength_per_image_up_to_its_size():
+    torch.manual_seed(0)
+    dot = torch.zeros(256, 1, 15, 15)
+    dot[:, 0, 7, 7] = 1.0
+    peaks = L.parse_policy("blur:1.5")[0](dot)[:, 0, 7, 7]  # the centre keeps g(0)^2 of the dot
+    weakest = 1 / (torch.exp(-torch.arange(-5.0, 6.0) ** 2 / (2 * 1.5 ** 2)).sum() ** 2)
+    assert peaks.max() <= 1.0 and peaks.min() >= weakest - 1e-6
+    assert peaks.max() > 0.5 and peaks.min() < 1.5 * weakest  # strengths spread from none to the largest
+    assert len(peaks.unique()) > 200
+
+
+def test_classifier_augment_reaches_only_the_classifier_batch():
+    from training.recipes import RecipeError, apply_overrides, get_recipe, validate
+    from training.steps import StepContext
+
+    recipe = apply_overrides(get_recipe("faces-attributes"), ["augment=blur:2"])
+    ctx = StepContext(model=None, recipe=recipe, loss=None, optimizers={}, groups={}, next_batch=None,
+                      device=torch.device("cpu"))
+    dot = torch.zeros(64, 3, 9, 9)
+    dot[:, :, 4, 4] = 1.0
+    assert (ctx.augmented(dot)[:, :, 4, 4] < 1.0).float().mean() > 0.9  # blurred
+    plain = StepContext(model=None, recipe=get_recipe("mnist-classifier"), loss=None, optimizers={}, groups={},
+                        next_batch=None, device=torch.device("cpu"))
+    assert plain.augmented(dot) is dot
+    with pytest.raises(RecipeError, match="not a classifier"):
+        validate(apply_overrides(get_recipe("mnist-dcgan"), ["augment=blur"]))
+    with pytest.raises(RecipeError, match="augment: unknown"):
+        validate(apply_overrides(get_recipe("faces-attributes"), ["augment=sharpen"]))
 
 
 def test_square_symmetry_moves_a_pair_together():

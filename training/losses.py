@@ -225,10 +225,36 @@ def turn(images: Tensor, p: float = 0.3) -> Tensor:
     return torch.where(flip.view(-1, 1, 1, 1), images.flip(-2, -1), images)
 
 
-AUGMENTATIONS: dict[str, Callable[[Tensor], Tensor]] = {"translation": translate, "cutout": cutout, "turn": turn}
+def gaussian_blur(images: Tensor, sigma: Tensor | float) -> Tensor:
+    """Blur each image with a Gaussian of standard deviation ``sigma`` pixels (a float, or one per
+    image, shape (B,)); edges repeat the border pixel. sigma 0 gives the image back."""
+    b, c, h, w = images.shape
+    sigma = torch.as_tensor(sigma, dtype=images.dtype, device=images.device).expand(b)  # (B,)
+    radius = max(1, int(torch.ceil(3 * sigma.max()).item()))
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)  # (K,)
+    # g(d) = exp(-d^2 / (2 sigma^2)), normalised; sigma -> 0 puts all the weight on d = 0
+    kernel = torch.exp(-0.5 * (offsets / sigma.clamp_min(1e-3).unsqueeze(1)) ** 2)  # (B, K)
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (B*C, K): one per channel
+    flat = F.pad(images.reshape(1, b * c, h, w), (radius,) * 4, mode="replicate")
+    flat = F.conv2d(flat, kernel.view(b * c, 1, 1, -1), groups=b * c)  # rows, then columns: separable
+    flat = F.conv2d(flat, kernel.view(b * c, 1, -1, 1), groups=b * c)
+    out = flat.view(b, c, h, w)
+    return out.contiguous(memory_format=torch.channels_last) if is_channels_last(images) else out
+
+
+#   blur:        a Gaussian blur of a random strength per image, sigma uniform in [0, 1] px (a judge
+#                trained with it reads soft GAN samples by their shapes, not their sharpness)
+def blur(images: Tensor, sigma: float = 1.0) -> Tensor:
+    return gaussian_blur(images, torch.rand(images.shape[0], device=images.device) * sigma)
+
+
+AUGMENTATIONS: dict[str, Callable[[Tensor], Tensor]] = {"translation": translate, "cutout": cutout, "turn": turn,
+                                                       "blur": blur}
 # The size a policy may give after a colon, as a fraction of the image: "translation:0.0625" shifts
-# by up to 1/16 of it (2 pixels at 32), "cutout:0.25" blanks a quarter-size square; the largest allowed
-RATIOS = {"translation": 0.5, "cutout": 1.0}
+# by up to 1/16 of it (2 pixels at 32), "cutout:0.25" blanks a quarter-size square; for blur, the
+# largest sigma in pixels ("blur:1.5"). The largest allowed:
+RATIOS = {"translation": 0.5, "cutout": 1.0, "blur": 4.0}
+SIZE_WORDS = {"blur": "the largest sigma, in pixels"}
 
 
 def parse_policy(policy: str) -> list[Callable[[Tensor], Tensor]]:
@@ -241,14 +267,18 @@ def parse_policy(policy: str) -> list[Callable[[Tensor], Tensor]]:
         transform = AUGMENTATIONS[name]
         if amount:
             if name not in RATIOS:
-                raise ValueError(f"{item}: only {' and '.join(RATIOS)} take a size after the colon")
+                raise ValueError(f"{item}: only {', '.join(RATIOS)} take a size after the colon")
             try:
                 ratio = float(amount)
             except ValueError:
-                raise ValueError(f"{item}: the size must be a number (a fraction of the image)") from None
+                raise ValueError(f"{item}: the size must be a number "
+                                 f"({SIZE_WORDS.get(name, 'a fraction of the image')})") from None
             if not 0.0 < ratio <= RATIOS[name]:
-                raise ValueError(f"{item}: the size must be above 0 and at most {RATIOS[name]} of the image")
-            transform = functools.update_wrapper(functools.partial(transform, ratio=ratio), transform)
+                unit = "px" if name in SIZE_WORDS else "of the image"
+                raise ValueError(f"{item}: the size ({SIZE_WORDS.get(name, 'a fraction of the image')}) must be "
+                                 f"above 0 and at most {RATIOS[name]} {unit}")
+            size = {"sigma" if name == "blur" else "ratio": ratio}
+            transform = functools.update_wrapper(functools.partial(transform, **size), transform)
         transforms.append(transform)
     return transforms
 

@@ -54,6 +54,14 @@ class StepContext:
             images = L.augment(images, self.state["policy"])
         return L.add_instance_noise(images, L.instance_noise_std(self.step - 1, r.instance_noise, r.instance_noise_steps))
 
+    def augmented(self, images: Tensor) -> Tensor:
+        """A classifier's training batch under the recipe's ``augment`` policy (unchanged without one)."""
+        if not self.recipe.augment:
+            return images
+        if "augment" not in self.state:
+            self.state["augment"] = L.parse_policy(self.recipe.augment)
+        return L.augment(images, self.state["augment"])
+
 
 def grad_norm(parameters: list[nn.Parameter]) -> Tensor:
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -324,7 +332,7 @@ def stylegan_step(ctx: StepContext) -> Metrics:
 
 def classifier_step(ctx: StepContext) -> Metrics:
     images, labels = ctx.next_batch()[:2]
-    logits = ctx.model(images)  # (B, K)
+    logits = ctx.model(ctx.augmented(images))  # (B, K)
     # minimize -log p(y | x)
     loss = L.classification_loss(logits, labels)
     norm = update(ctx.optimizers["model"], loss, ctx.params("model"))
@@ -334,7 +342,7 @@ def classifier_step(ctx: StepContext) -> Metrics:
 def multilabel_step(ctx: StepContext) -> Metrics:
     """Attribute classifier: one sigmoid per attribute; accuracy is the mean over attributes."""
     images, labels = ctx.next_batch()[:2]  # (B, C, H, W), (B, K) 0/1
-    logits = ctx.model(images)  # (B, K)
+    logits = ctx.model(ctx.augmented(images))  # (B, K)
     loss = L.multilabel_loss(logits, labels)
     norm = update(ctx.optimizers["model"], loss, ctx.params("model"))
     accuracy = ((logits.detach() > 0).float() == labels).float().mean()
