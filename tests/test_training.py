@@ -41,6 +41,7 @@ TINY = {  # per recipe: the smallest model that still runs every code path
     "maps-unet": {"image_size": "64", "model.width": "4", "model.depth": "2", "data_count": "8"},
     "faces-attributes": {"model.width": "4", "data_count": "16"},
     "faces-dcgan": {"model.width": "4", "model.latent_dim": "8", "data_count": "16"},
+    "faces-dcgan-sharp": {"model.width": "4", "model.disc_width": "4", "model.latent_dim": "8", "data_count": "16"},
     "mnist-stylegan": {**CONV, "model.w_dim": "8", "model.mapping_layers": "2", "phase_steps": "1", "fade_steps": "1"},
     "faces-stylegan": {**CONV, "model.w_dim": "8", "model.mapping_layers": "2", "phase_steps": "1", "fade_steps": "1",
                        "data_count": "16"},

@@ -558,7 +558,9 @@ BUNDLES: dict[str, Bundle] = {
                                     "It learned the world's bias: its hats and glasses lie along almost the same "
                                     "direction of z (the linear SVM normals' cosine is 0.88), so on the feature-editing "
                                     "page even the conditional direction, which keeps glasses, adds them with a hat "
-                                    "on most seeds. faces-dcgan, below its bar, is the one that shows that lesson.")}),
+                                    "on most seeds. faces-dcgan, below its bar, is the one that shows that lesson. "
+                                    "32 px rather than 64 px: at 32 px this run took 20 min on two cores of a Xeon; "
+                                    "64 px draws four times the pixels per image and was not tried in the time at hand.")}),
     "faces-stylegan": Bundle("faces-stylegan", "Cartoon faces, StyleGAN (biased world)", measure_faces_stylegan,
                              _faces_gan_ok, _faces_gan_score,
                              "every attribute's share of 1,000 samples within 5 points of the training data's, and "
