@@ -164,7 +164,7 @@ def edit(model=api.DEFAULT_EDIT_MODEL, seed=0, target="hat", direction="add", me
 
 @gpu
 @studio_errors
-def bias_audit(model=api.DEFAULT_EDIT_MODEL, target="hat", n=256, k=20, fairness=False):
+def bias_audit(model=api.DEFAULT_AUDIT_MODEL, target="hat", n=256, k=20, fairness=False):
     result = api.bias_audit(model, target, n, k, fairness)
     table = [[row[c] for c in ("attribute", "covariance", "slope", "GAN samples correlation",
                                "true (world) correlation")] for row in result.table]
@@ -218,7 +218,9 @@ def feature_tabs(edit_choices: list[str]) -> None:
     with gr.Tab("Bias audit", id="bias"):
         with gr.Row():
             with gr.Column():
-                bias_model = model_box(choices=[c for c in edit_choices if c.startswith("faces")], value=default)
+                face_choices = [c for c in edit_choices if c.startswith("faces")]
+                audit_default = api.DEFAULT_AUDIT_MODEL if api.DEFAULT_AUDIT_MODEL in face_choices else default
+                bias_model = model_box(choices=face_choices, value=audit_default)
                 with gr.Row():
                     bias_target = gr.Dropdown(["hat", "glasses", "smiling", "beard", "dark_skin"], value="hat",
                                               label="Target attribute")

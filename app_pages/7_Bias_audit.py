@@ -20,8 +20,10 @@ ATTRIBUTES = ["hat", "glasses", "smiling", "beard", "dark_skin"]
 
 
 def face_models() -> list[str]:
-    return [e.name for e in zoo.entries() if e.task == "unconditional" and e.dataset == "faces"
-            and e.availability != "missing"]
+    """The faces GANs at hand, the audit's default first."""
+    names = [e.name for e in zoo.entries() if e.task == "unconditional" and e.dataset == "faces"
+             and e.availability != "missing"]
+    return sorted(names, key=lambda name: name != api.DEFAULT_AUDIT_MODEL)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

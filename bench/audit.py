@@ -5,11 +5,14 @@ N samples pushed up and down the target attribute for K classifier-gradient step
 - reference: the same walk on the models as loaded (NCHW), ``_batched_gradient(channels_last=False)``;
 - studio: ``implicit_associations`` as the Bias audit page runs it (channels_last copies).
 Goal (issue 13): the 256 x 20 audit under 15 s on 2 cores; the ratio says what the layout buys.
-Both must tell the same story: the same ranking of the other attributes, covariances within 0.01
-(20 steps of gradient ascent amplify float rounding, so single trajectories differ by up to ~0.1 in
-probability between the two layouts; their starting probabilities agree to 1e-6).
+Both must tell the same story: covariances within TOLERANCE, and the same order for every two
+attributes whose covariances lie further apart than that. 20 steps of gradient ascent amplify float
+rounding: single trajectories differ by up to ~0.1 in probability between the two layouts (their
+starting probabilities agree to 1e-6), and on faces-dcgan-sharp each float32 layout's covariances
+are up to 0.011 from the same walk in float64 (NCHW 0.011, channels_last 0.011; stop 33), so the
+layouts may differ by twice that, and two near-zero associations may swap places.
 
-    python -m bench audit [--model faces-dcgan] [--target hat] [--n 256] [--steps 20] [--repeats 3]
+    python -m bench audit [--model faces-dcgan-sharp] [--target hat] [--n 256] [--steps 20] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -22,6 +25,15 @@ import time
 import numpy as np
 
 TARGET_S = 15.0
+TOLERANCE = 0.025  # about twice the largest float32-vs-float64 covariance error measured (0.011)
+
+
+def same_order(reference: dict[str, float], found: dict[str, float], tolerance: float) -> bool:
+    """Whether every two attributes whose reference |covariance| differ by more than ``tolerance`` are
+    ranked the same way by ``found`` (near ties may swap: rounding moves them)."""
+    names = list(reference)
+    return all((abs(reference[a]) > abs(reference[b])) == (abs(found[a]) > abs(found[b]))
+               for a in names for b in names if abs(reference[a]) - abs(reference[b]) > tolerance)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from studio.audit import bias
 
     parser = argparse.ArgumentParser(prog="python -m bench audit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="faces-dcgan", help="a faces GAN (its judge is faces-attributes)")
+    parser.add_argument("--model", default=api.DEFAULT_AUDIT_MODEL,
+                        help="a faces GAN (its judge is faces-attributes; default: the audit page's)")
     parser.add_argument("--target", default="hat")
     parser.add_argument("--n", type=int, default=256, help="samples (default 256)")
     parser.add_argument("--steps", type=int, default=20, help="gradient steps each way (default 20)")
@@ -72,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  reference (NCHW as loaded): best {best['reference']:.2f} s, median {median['reference']:.2f} s")
     print(f"  studio (channels_last):     best {best['studio']:.2f} s, median {median['studio']:.2f} s: "
           f"{best['studio'] / best['reference']:.2f}x / {median['studio'] / median['reference']:.2f}x")
+    ordered = same_order(covariance, found["covariance"], TOLERANCE)
     print(f"  ranking of the other attributes: {', '.join(found['ranking'])} "
-          f"({'the same' if ranking == found['ranking'] else 'DIFFERENT: reference ' + ', '.join(ranking)}); "
-          f"largest covariance difference {difference:.4f} (must be <= 0.01)")
-    met = median["studio"] < TARGET_S and difference <= 0.01 and ranking == found["ranking"]
+          f"({'the same' if ranking == found['ranking'] else 'reference ' + ', '.join(ranking)}; "
+          f"{'no' if ordered else 'a'} swap beyond near ties); largest covariance difference {difference:.4f} "
+          f"(must be <= {TOLERANCE})")
+    met = median["studio"] < TARGET_S and difference <= TOLERANCE and ordered
     print(f"  target: under {TARGET_S:.0f} s on 2 CPU cores -> {'met' if met else 'NOT met'}")
     return 0

@@ -99,3 +99,18 @@ def test_n_and_k_out_of_range_are_refused(tiny, kwargs, message):
         bias.implicit_associations(generator, judge, "hat", **kwargs)
     with pytest.raises(DataError, match="unknown attribute"):
         bias.implicit_associations(generator, judge, "crown")
+
+
+def test_the_audit_default_inherits_the_bias_and_de_biasing_with_it_narrows_the_gap():
+    """Why the bias-audit page starts on faces-dcgan-sharp (README figures): its samples keep the world's
+    hat-glasses link, and training the smiling classifier on biased faces plus its Ramaswamy pairs
+    narrows the equal-opportunity gap between skin groups beyond the biased-only interval's centre."""
+    from studio import api
+
+    assert api.DEFAULT_AUDIT_MODEL == "faces-dcgan-sharp"
+    audit = api.bias_audit(n=64, k=3, fairness=True)  # the default model
+    glasses = next(row for row in audit.table if row["attribute"] == "glasses")
+    assert glasses["GAN samples correlation"] > 0.5 and audit.table[0]["attribute"] == "glasses"
+    biased, paired = audit.fairness["biased data"], audit.fairness["biased + GAN pairs"]
+    gap = "equal_opportunity_difference"
+    assert paired[gap] < biased[gap] - 0.03 and paired["interval"][gap][1] < biased[gap]

@@ -42,6 +42,7 @@ from studio.api.common import (  # noqa: F401
     save_checkpoint_upload,
 )
 from studio.api.editing import (  # noqa: F401
+    DEFAULT_AUDIT_MODEL,
     DEFAULT_EDIT_MODEL,
     EDIT_DIRECTIONS,
     MAX_EDIT_STEPS,
