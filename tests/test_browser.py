@@ -308,7 +308,7 @@ def test_the_bias_page_reads_the_core_association_next_to_the_worlds_truth(serve
     open_page(page, server, "bias-audit", {"target": "hat", "n": "32", "k": "3"}, charts=4)
     page.get_by_text("Strongest association with").wait_for(timeout=120_000)
     settle(page, 120_000)
-    audit = api.bias_audit("faces-dcgan", "hat", 32, 3, fairness=False)
+    audit = api.bias_audit(api.DEFAULT_AUDIT_MODEL, "hat", 32, 3, fairness=False)  # the page opens on it
     top = audit.table[0]
     text = page.get_by_text("Strongest association with").inner_text()
     assert f"{top['attribute']} (covariance {top['covariance']:+.4f})" in text
