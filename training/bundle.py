@@ -780,19 +780,19 @@ def remeasure(name: str, out: Path, why: str) -> dict:
     meets = bundle.passes(metrics)
     print(f"{name} on the report set, measured again: {'PASS' if meets else 'fail'} {_rounded(metrics)}")
     old = studio.get("description", "")
+    description = _recipe_description(studio, bundle)
     if "## How it was made" in old:
         made = old[old.index("## How it was made"):]
     else:  # a card from before the section existed: its opening paragraph said how it was made
         opening, *rest = old.split("\n\n")
-        description = _recipe_description(studio, bundle) + ". "
-        history = opening[len(description):] if opening.startswith(description) else opening
+        history = opening.removeprefix(description + ". ")
         made = "\n\n".join(["## How it was made", f"As its card said when it was bundled: {history}",
                              *[p for p in rest if p.startswith("Training took")]])
     when = time.strftime("%Y-%m-%d")
     made += (f"\n\nMeasured again on {when} (`python -m training.bundle {name} --remeasure ...`): {why}. The "
              f"checkpoint was chosen with the judges of its time; the numbers above are today's, on the report "
              f"seed, measured once.")
-    lead = card_lead(bundle, _recipe_description(studio, bundle), model.family, metrics)
+    lead = card_lead(bundle, description, model.family, metrics)
     metadata = {**studio, "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
                 "meets_bar": meets, "description": "\n\n".join(lead + [made])}
     metadata.pop("sample_metrics", None)  # measured again just below

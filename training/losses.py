@@ -250,15 +250,24 @@ def blur(images: Tensor, sigma: float = 1.0) -> Tensor:
 
 AUGMENTATIONS: dict[str, Callable[[Tensor], Tensor]] = {"translation": translate, "cutout": cutout, "turn": turn,
                                                        "blur": blur}
-# The size a policy may give after a colon, as a fraction of the image: "translation:0.0625" shifts
-# by up to 1/16 of it (2 pixels at 32), "cutout:0.25" blanks a quarter-size square; for blur, the
-# largest sigma in pixels ("blur:1.5"). The largest allowed:
-RATIOS = {"translation": 0.5, "cutout": 1.0, "blur": 4.0}
-SIZE_WORDS = {"blur": "the largest sigma, in pixels"}
+# The size a policy may give after a colon: for translation and cutout a fraction of the image
+# ("translation:0.0625" shifts by up to 1/16 of it, 2 pixels at 32; "cutout:0.25" blanks a
+# quarter-size square), for blur the largest sigma in pixels ("blur:1.5").
+@dataclass(frozen=True)
+class Size:
+    keyword: str  # the transform's argument it sets
+    largest: float  # the largest size allowed
+    unit: str
+    meaning: str
+
+
+SIZES = {"translation": Size("ratio", 0.5, "of the image", "a fraction of the image"),
+         "cutout": Size("ratio", 1.0, "of the image", "a fraction of the image"),
+         "blur": Size("sigma", 4.0, "px", "the largest sigma, in pixels")}
 
 
 def parse_policy(policy: str) -> list[Callable[[Tensor], Tensor]]:
-    """"translation,cutout" -> the transforms, in order; "translation:0.0625" sets a size (RATIOS)."""
+    """"translation,cutout" -> the transforms, in order; "translation:0.0625" sets a size (SIZES)."""
     transforms = []
     for item in (item.strip() for item in policy.split(",") if item.strip()):
         name, _, amount = (part.strip() for part in item.partition(":"))
@@ -266,19 +275,17 @@ def parse_policy(policy: str) -> list[Callable[[Tensor], Tensor]]:
             raise ValueError(f"unknown augmentation {name}; choose from {', '.join(AUGMENTATIONS)}")
         transform = AUGMENTATIONS[name]
         if amount:
-            if name not in RATIOS:
-                raise ValueError(f"{item}: only {', '.join(RATIOS)} take a size after the colon")
+            if name not in SIZES:
+                raise ValueError(f"{item}: only {', '.join(SIZES)} take a size after the colon")
+            size = SIZES[name]
             try:
-                ratio = float(amount)
+                value = float(amount)
             except ValueError:
-                raise ValueError(f"{item}: the size must be a number "
-                                 f"({SIZE_WORDS.get(name, 'a fraction of the image')})") from None
-            if not 0.0 < ratio <= RATIOS[name]:
-                unit = "px" if name in SIZE_WORDS else "of the image"
-                raise ValueError(f"{item}: the size ({SIZE_WORDS.get(name, 'a fraction of the image')}) must be "
-                                 f"above 0 and at most {RATIOS[name]} {unit}")
-            size = {"sigma" if name == "blur" else "ratio": ratio}
-            transform = functools.update_wrapper(functools.partial(transform, **size), transform)
+                raise ValueError(f"{item}: the size must be a number ({size.meaning})") from None
+            if not 0.0 < value <= size.largest:
+                raise ValueError(f"{item}: the size ({size.meaning}) must be above 0 and at most {size.largest} "
+                                 f"{size.unit}")
+            transform = functools.update_wrapper(functools.partial(transform, **{size.keyword: value}), transform)
         transforms.append(transform)
     return transforms
 

@@ -49,18 +49,18 @@ class StepContext:
         """What D sees of real or fake images: DiffAugment transforms, then instance noise."""
         r = self.recipe
         if images.dim() == 4 and r.d_augment:
-            if "policy" not in self.state:
-                self.state["policy"] = L.parse_policy(r.d_augment)
-            images = L.augment(images, self.state["policy"])
+            images = L.augment(images, self._policy("d_augment"))
         return L.add_instance_noise(images, L.instance_noise_std(self.step - 1, r.instance_noise, r.instance_noise_steps))
 
     def augmented(self, images: Tensor) -> Tensor:
         """A classifier's training batch under the recipe's ``augment`` policy (unchanged without one)."""
-        if not self.recipe.augment:
-            return images
-        if "augment" not in self.state:
-            self.state["augment"] = L.parse_policy(self.recipe.augment)
-        return L.augment(images, self.state["augment"])
+        return L.augment(images, self._policy("augment")) if self.recipe.augment else images
+
+    def _policy(self, field_name: str) -> list:
+        """The transforms of the recipe's ``d_augment`` or ``augment`` policy, parsed once per run."""
+        if field_name not in self.state:
+            self.state[field_name] = L.parse_policy(getattr(self.recipe, field_name))
+        return self.state[field_name]
 
 
 def grad_norm(parameters: list[nn.Parameter]) -> Tensor:
