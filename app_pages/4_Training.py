@@ -323,7 +323,13 @@ def health_panel(run: live.Run, log: dict) -> None:
     quality = None
     checkpoint = run.latest_checkpoint
     mnist = run.config.get("dataset") == "mnist" and run.config.get("channels") == 1
-    if checkpoint is not None:
+    logged = live.logged_quality(log.get("markers", []), run.checkpoints[-1]) if checkpoint is not None else None
+    if logged is not None:  # the trainer judged its own checkpoint (recipes with fid_every)
+        quality = logged
+        if mnist and "histogram" not in logged:
+            st.caption("The run found no digit classifier (checkpoints/mnist-classifier) to judge its checkpoints, so "
+                       "there is no class histogram; the diversity score stands in.")
+    elif checkpoint is not None:
         with_classifier = False
         if mnist:
             try:

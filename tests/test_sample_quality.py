@@ -1,4 +1,5 @@
-"""The cheap FID during training (training/sample_quality.py): its events, its numbers, its chart."""
+"""The cheap FID during training and the judged checkpoints (training/sample_quality.py): their events,
+numbers and chart, and the training tab reading the verdict from the events."""
 
 from __future__ import annotations
 
@@ -37,6 +38,42 @@ def test_fid_events_measure_the_checkpoint_of_their_step_and_leave_training_as_i
     assert losses == [[e[k] for k in ("loss_g", "loss_d")] for e in read_events(plain) if "event" not in e]
 
 
+def test_each_checkpoint_is_judged_before_it_appears_as_the_training_tab_would_judge_it(tmp_path):
+    from studio import live
+
+    # a tiny StyleGAN (no BatchNorm) draws varied digits from its first steps; a tiny DCGAN's are all grey
+    recipe = apply_overrides(get_recipe("mnist-stylegan"), [*TINY_DCGAN, "model.w_dim=8", "model.mapping_layers=2",
+                                                          "phase_steps=1", "fade_steps=1", "fid_every=2", "g_ema=0.9"])
+    train(recipe, out=tmp_path, run_id="judged")
+    measured = tmp_path / "judged"
+    events = read_events(measured)
+    judged = [e for e in events if e.get("event") == "quality"]
+    assert [e["step"] for e in judged] == [2, 4]
+    order = [(e["event"], e["step"]) for e in events if e.get("event") in ("quality", "checkpoint")]
+    assert order == [("quality", 2), ("checkpoint", 2), ("quality", 4), ("checkpoint", 4)]
+    judge = live.load_classifier()  # the bundled digit classifier, as the tab uses
+    for event in judged:
+        again = live.checkpoint_quality(measured / "checkpoints" / f"step-{event['step']:08d}", judge)
+        logged = live.logged_quality(events, event["step"])
+        assert logged["samples"] == again["samples"] == 1000
+        assert logged["histogram"] == pytest.approx(again["histogram"], abs=1e-9)
+        assert logged["confident_share"] == pytest.approx(again["confident_share"], abs=1e-9)
+        assert logged["real_confident_share"] == again["real_confident_share"] > 0.95
+        assert logged["diversity"] == pytest.approx(again["diversity"], rel=1e-5)
+    assert judged[0]["histogram"] != pytest.approx(judged[1]["histogram"], abs=0.01)  # each is its own step's G
+    assert live.logged_quality(events, 3) is None  # no checkpoint, no verdict: the tab judges such itself
+    # /train_status (the Gradio tab) carries the same verdict on the newest checkpoint
+    from studio import api
+    from studio.audit.quality import meets_digit_bar
+
+    digits = api.run_status(live.read_run(measured))["digits"]
+    last = judged[-1]
+    assert digits["step"] == 4 and digits["histogram"] == pytest.approx(last["histogram"], abs=1e-4)
+    assert digits["sure_share"] == pytest.approx(last["confident_share"], abs=1e-4)
+    assert digits["recognisable"] is meets_digit_bar(last["confident_share"], last["real_confident_share"],
+                                                     last["histogram"]) is False  # one digit is 99.8%: not the bar
+
+
 def test_a_family_without_a_reference_says_why_once_and_trains_on(tmp_path):
     recipe = apply_overrides(get_recipe("mnist-dcgan"), [*TINY_DCGAN, "fid_every=1", "dataset=folder",
                                                        f"data_path={tmp_path}"])
@@ -46,8 +83,11 @@ def test_a_family_without_a_reference_says_why_once_and_trains_on(tmp_path):
     for i in range(8):
         Image.fromarray(np.full((32, 32), 40 * (i % 6), np.uint8)).save(tmp_path / f"{i}.png")
     result = train(recipe, out=tmp_path / "runs", run_id="folder")
-    fids = [e for e in read_events(tmp_path / "runs" / "folder") if e.get("event") == "fid"]
+    events = read_events(tmp_path / "runs" / "folder")
+    fids = [e for e in events if e.get("event") == "fid"]
     assert result.status == "finished" and len(fids) == 1 and fids[0]["error"]
+    judged = [e for e in events if e.get("event") == "quality"]  # no digit classifier for a folder's images
+    assert [e["step"] for e in judged] == [2, 4] and all("histogram" not in e and e["diversity"] >= 0 for e in judged)
 
 
 def test_the_fid_chart_shows_the_events_values_and_band():

@@ -149,6 +149,27 @@ def test_the_class_histogram_appears_when_the_classifier_exists(runs, tiny_check
     assert "recognisable digits" not in shown  # one blob for every z is not
 
 
+def test_the_trainers_own_verdict_is_shown_without_judging_the_checkpoint_again(runs, tiny_checkpoints, monkeypatch):
+    """A run that judged its checkpoints (recipes with fid_every write {"event": "quality"} lines) is
+    shown from its events: the page loads no checkpoint and runs no classifier on the run's cores."""
+    monkeypatch.setattr(live, "load_classifier", lambda: DigitClassifier(width=4).eval())
+    monkeypatch.setattr(live, "checkpoint_quality", lambda *args, **kwargs: pytest.fail("judged the checkpoint again"))
+    run_dir = fake_run(runs, tiny_checkpoints["dcgan"], steps=2000)
+    spread = [0.07, 0.13, 0.09, 0.11, 0.10, 0.08, 0.12, 0.10, 0.09, 0.11]
+    with open(run_dir / "events.jsonl", "a") as events:
+        for step, share in ((1000, 0.41), (2000, 0.83), (2250, 0.99)):  # 2,250: its checkpoint is not written yet
+            events.write(json.dumps({"event": "quality", "step": step, "time": 1.0, "diversity": 0.375, "samples": 1000,
+                                     "diversity_samples": 500, "histogram": spread, "confident_share": share,
+                                     "real_confident_share": 0.985}) + "\n")
+    at = open_page()
+    no_exception(at)
+    shown = texts(at)
+    assert "**83%** of these samples, and for 98% of real held-out digits: **recognisable digits**" in shown
+    assert "Diversity of 500 samples at step 2000: **0.375**" in shown
+    figure = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert figure["data"][0]["y"] == pytest.approx(spread) and "step 2000" in figure["layout"]["title"]["text"]
+
+
 def test_opening_the_checkpoint_switches_to_latent_interpolation(runs, tiny_checkpoints):
     run_dir = fake_run(runs, tiny_checkpoints["dcgan"])
     at = open_page()
@@ -196,7 +217,11 @@ def test_start_launches_a_tiny_run_that_writes_its_folder(runs):
     assert live.read_run(run_dir).status == "finished"
     at.run()
     no_exception(at)
-    assert len(at.get("plotly_chart")) == 4 and len(at.image) == 1
+    # four curve charts, and the class histogram of the trainer's own verdict on its last checkpoint (it
+    # judged with the bundled classifier, which this page's process is denied)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5 and charts[-1].key == "train_histogram" and len(at.image) == 1
+    assert "Classes in 1,000 samples, step 4" in json.loads(charts[-1].proto.spec)["layout"]["title"]["text"]
 
 
 def test_an_uploaded_zip_of_images_trains_a_folder_run(runs):

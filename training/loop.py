@@ -415,6 +415,7 @@ class Trainer:
                 save(model, directory, metadata=metadata, samples=self.last_grid)
             save_training_state(directory, tensors, meta)
 
+        self._write_quality()  # before the checkpoint appears, so the tab never has to judge it itself
         path = self.run.save_checkpoint(self.step, write, self.recipe.keep_checkpoints)
         self.last_checkpoint = (self.step, path)
         event = {"event": "checkpoint", "step": self.step, "time": time.time(), "path": str(path.relative_to(self.run.path))}
@@ -422,6 +423,19 @@ class Trainer:
             event["heldout_accuracy"] = metadata["metrics"]["heldout_accuracy"]
         self.emit(event)
         self.run.write_status(step=self.step, checkpoint=event["path"])
+
+    def _write_quality(self) -> None:
+        """The training tab's verdict on the checkpoint about to be written (training/sample_quality.py), for
+        recipes that measure sample quality during training (fid_every); the run's RNG is untouched."""
+        if not self.recipe.fid_every or not hasattr(self.model, "latent_dim"):
+            return
+        from training.sample_quality import quality_classifier, quality_event
+
+        if not hasattr(self, "_quality_judge"):
+            with torch.random.fork_rng(devices=[]):  # building the classifier draws initial weights
+                self._quality_judge = quality_classifier(self.recipe.dataset, self.recipe.channels)
+        with self.averaged_generator() as model:
+            self.emit(quality_event(model, self.step, self._quality_judge))
 
     def restore(self, directory: Path) -> None:
         """Weights, optimizers, RNGs, data position and step from a run checkpoint."""

@@ -60,9 +60,23 @@ def run_status(run: live.Run) -> dict:
     fid = training_charts.fid_points(log.snapshot()["markers"])
     if fid["fid"]:
         last = {**last, "fid": fid["fid"][-1], "fid_step": fid["step"][-1]}
-    return {"run": run.id, "recipe": run.recipe, "status": run.status, "step": int(last.get("step", run.step)),
-            "steps": run.steps, "checkpoints": list(run.checkpoints), "message": run.message,
-            **{k: last[k] for k in keys if last.get(k) is not None}}
+    status = {"run": run.id, "recipe": run.recipe, "status": run.status, "step": int(last.get("step", run.step)),
+              "steps": run.steps, "checkpoints": list(run.checkpoints), "message": run.message,
+              **{k: last[k] for k in keys if last.get(k) is not None}}
+    judged = live.logged_quality(log.snapshot()["markers"], run.checkpoints[-1]) if run.checkpoints else None
+    if judged and "histogram" in judged:  # the newest checkpoint, as the trainer judged it (the Streamlit tab's verdict)
+        status["digits"] = digits_verdict(run.checkpoints[-1], judged)
+    return status
+
+
+def digits_verdict(step: int, quality: dict) -> dict:
+    """The bundled GANs' bar on a checkpoint's 1,000 samples: how many the digit classifier is sure of
+    (p >= 0.9) against real held-out digits, each digit's share, and whether that is recognisable digits."""
+    from studio.audit.quality import meets_digit_bar
+
+    share, real, histogram = quality["confident_share"], quality["real_confident_share"], quality["histogram"]
+    return {"step": step, "samples": quality["samples"], "sure_share": round(share, 4), "real_sure_share": round(real, 4),
+            "histogram": [round(h, 4) for h in histogram], "recognisable": meets_digit_bar(share, real, histogram)}
 
 
 def run_curves(run: live.Run):

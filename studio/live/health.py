@@ -140,10 +140,17 @@ def checkpoint_quality(checkpoint: str | Path, classifier=None, *, n: int = QUAL
     """Diversity (and, with a classifier, the class histogram and the share of samples it is sure
     of, beside its share on the real held-out digits) of ``n`` samples of a checkpoint, computed
     on the CPU so that a GPU run keeps its device to itself."""
-    from studio import checkpoints, explore
+    from studio import checkpoints
+
+    return model_quality(checkpoints.load(checkpoint, device="cpu").model, classifier, n=n, seed=seed)
+
+
+def model_quality(model, classifier=None, *, n: int = QUALITY_SAMPLES, seed: int = 0) -> dict:
+    """``checkpoint_quality`` of a generator already in memory (the trainer judges its own
+    checkpoints with it, so that the training tab need not load and judge them again)."""
+    from studio import explore
     from studio.audit import quality
 
-    model = checkpoints.load(checkpoint, device="cpu").model
     images = explore.samples(model, n, seed=seed)  # (n, H, W, C) uint8
     result: dict[str, Any] = {"diversity": quality.diversity_score(images), "samples": n,
                               "diversity_samples": min(n, quality.DIVERSITY_IMAGES)}
@@ -152,3 +159,15 @@ def checkpoint_quality(checkpoint: str | Path, classifier=None, *, n: int = QUAL
         result["histogram"] = [float(f) for f in histogram]
         result["real_confident_share"] = quality.real_digits_confident_share(classifier)
     return result
+
+
+QUALITY_FIELDS = ("diversity", "samples", "diversity_samples", "histogram", "confident_share", "real_confident_share")
+
+
+def logged_quality(markers, step: int) -> dict | None:
+    """The quality a run's trainer wrote for its checkpoint of ``step`` (a ``{"event": "quality"}``
+    line, see training.sample_quality), in ``checkpoint_quality``'s form; None if it wrote none."""
+    for marker in reversed(markers):
+        if marker.get("event") == "quality" and marker.get("step") == step and "diversity" in marker:
+            return {field: marker[field] for field in QUALITY_FIELDS if field in marker}
+    return None
