@@ -24,7 +24,7 @@ from studio import api, explore, ideas
 from studio import translate as translating
 from studio.checkpoints import zoo
 from studio.errors import CheckpointError, DataError
-from studio.live import LaunchError
+from studio.live import LaunchError, recognisable_text
 
 try:  # on a ZeroGPU Space: a GPU is attached for the duration of each decorated call
     import spaces
@@ -134,6 +134,15 @@ def train_start(recipe=api.DEFAULT_RECIPE, steps=200):
 def train_status(run_id=""):
     run = api.find_run(run_id)
     return api.run_status(run), api.run_curves(run), shown(api.run_samples(run))
+
+
+def train_verdict(state):
+    """The newest checkpoint's verdict in words, as the Streamlit tab writes it (digit runs only)."""
+    digits = (state or {}).get("digits") if isinstance(state, dict) else None
+    if not digits:
+        return ""
+    return (f"**Step {digits['step']:,}, {digits['samples']:,} samples:** "
+            + recognisable_text(digits["sure_share"], digits["real_sure_share"], digits["histogram"]))
 
 
 def train_tick(run_id):
@@ -591,6 +600,7 @@ def build() -> gr.Blocks:
                             refresh_button = gr.Button("Refresh")
                         train_run = gr.Textbox(label="Run id (empty: the newest run)", value="")
                         train_state = gr.JSON(label="Status", elem_id="train-state")
+                        train_digits = gr.Markdown(elem_id="train-verdict")
                         train_chart = gr.Plot(label="Losses")
                         train_samples = gr.Image(label="Newest samples from the fixed z", format="png",
                                                  interactive=False)
@@ -646,6 +656,8 @@ def build() -> gr.Blocks:
                              api_name="train_status", **LIGHT)
         timer.tick(train_tick, train_run, [train_state, train_chart, train_samples], api_visibility="private",
                    show_progress="hidden", trigger_mode="always_last", **LIGHT)
+        train_state.change(train_verdict, train_state, train_digits, api_visibility="private", show_progress="hidden",
+                           **LIGHT)
         stop_button.click(train_stop, train_run, train_state, api_name="train_stop", **LIGHT)
         resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
         mix_button.click(style_mix, [mix_model, mix_rows, mix_columns, mix_crossover, mix_psi, mix_cutoff, mix_noise,

@@ -306,18 +306,6 @@ def device_panel(run: live.Run, last: dict) -> None:
         st.caption(stats["note"])
 
 
-def recognisable_text(quality: dict) -> str:
-    """How many samples the classifier calls a digit with confidence, against real digits (the bundled GANs' bar)."""
-    from studio.audit.quality import CONFIDENT_RATIO, HIGH, LOW, meets_digit_bar
-
-    share, real = quality["confident_share"], quality["real_confident_share"]
-    bar = f"{CONFIDENT_RATIO:g} x the real digits' share, every digit {LOW:.0%}-{HIGH:.0%}"
-    verdict = (f"**recognisable digits**: at least {bar}" if meets_digit_bar(share, real, quality["histogram"])
-               else f"the bundled GANs' bar is {bar}")
-    return (f"The classifier is sure of the digit (probability >= 0.9) for **{share:.0%}** of these samples, and for "
-            f"{real:.0%} of real held-out digits: {verdict}.")
-
-
 def health_panel(run: live.Run, log: dict) -> None:
     st.markdown("**Health**")
     quality = None
@@ -348,7 +336,8 @@ def health_panel(run: live.Run, log: dict) -> None:
     if quality and quality.get("histogram"):
         st.plotly_chart(charts.class_histogram_chart(quality["histogram"], title=f"Classes in {quality['samples']:,} samples, "
                         f"step {run.checkpoints[-1]}"), key=key("histogram"), config={"displayModeBar": False})
-        st.caption(recognisable_text(quality))
+        st.caption(live.recognisable_text(quality["confident_share"], quality["real_confident_share"],
+                                          quality["histogram"]))
     if quality:
         early = run.checkpoints[-1] < live.COLLAPSE_MIN_STEP
         st.caption(f"Diversity of {quality.get('diversity_samples', quality['samples']):,} samples at step {run.checkpoints[-1]}: **{quality['diversity']:.3f}** "

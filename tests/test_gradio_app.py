@@ -300,6 +300,8 @@ def test_every_tab_shows_its_output_in_chromium(server, client):
                 page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
             else:
                 expect(shown).to_contain_text(TEXTS[output], timeout=90_000)
+            if tab == "Training":  # the trainer's verdict on the finished run's last checkpoint, in words
+                expect(page.locator("#train-verdict")).to_contain_text("of real held-out digits", timeout=30_000)
             page.screenshot(path=str(SCREENSHOTS / f"gradio-{tab.lower().replace(' ', '-')}.png"), full_page=True)
         browser.close()
 

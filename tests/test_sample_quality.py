@@ -100,3 +100,17 @@ def test_the_fid_chart_shows_the_events_values_and_band():
     band, line = figure["data"]
     assert line["y"] == [90.0, 70.0] and band["y"] == [100.0, 76.0, 65.0, 80.0]
     assert training_charts.fid_points([{"event": "fid", "step": 1, "error": "no reference"}])["error"] == "no reference"
+
+
+def test_both_training_tabs_word_the_verdict_alike():
+    import gradio_app
+    from studio import live
+
+    spread = [0.1] * 10
+    assert "**recognisable digits**" in live.recognisable_text(0.80, 0.985, spread)  # 0.80 >= 0.8 x 0.985
+    assert "recognisable" not in live.recognisable_text(0.78, 0.985, spread)
+    assert "recognisable" not in live.recognisable_text(0.95, 0.985, [0.2] * 5 + [0.0] * 5)  # five digits missing
+    digits = {"step": 2250, "samples": 1000, "sure_share": 0.80, "real_sure_share": 0.985, "histogram": spread}
+    shown = gradio_app.train_verdict({"run": "r", "digits": digits})
+    assert shown == "**Step 2,250, 1,000 samples:** " + live.recognisable_text(0.80, 0.985, spread)
+    assert gradio_app.train_verdict({"run": "r"}) == gradio_app.train_verdict(None) == ""

@@ -171,3 +171,15 @@ def logged_quality(markers, step: int) -> dict | None:
         if marker.get("event") == "quality" and marker.get("step") == step and "diversity" in marker:
             return {field: marker[field] for field in QUALITY_FIELDS if field in marker}
     return None
+
+
+def recognisable_text(share: float, real: float, histogram) -> str:
+    """The training tabs' verdict in words (Markdown): how many samples the classifier is sure of,
+    against real digits, and whether that is the bundled GANs' bar ("recognisable digits")."""
+    from studio.audit.quality import CONFIDENT_RATIO, HIGH, LOW, meets_digit_bar
+
+    bar = f"{CONFIDENT_RATIO:g} x the real digits' share, every digit {LOW:.0%}-{HIGH:.0%}"
+    verdict = (f"**recognisable digits**: at least {bar}" if meets_digit_bar(share, real, histogram)
+               else f"the bundled GANs' bar is {bar}")
+    return (f"The classifier is sure of the digit (probability >= 0.9) for **{share:.0%}** of these samples, and for "
+            f"{real:.0%} of real held-out digits: {verdict}.")
