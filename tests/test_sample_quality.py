@@ -114,3 +114,22 @@ def test_both_training_tabs_word_the_verdict_alike():
     shown = gradio_app.train_verdict({"run": "r", "digits": digits})
     assert shown == "**Step 2,250, 1,000 samples:** " + live.recognisable_text(0.80, 0.985, spread)
     assert gradio_app.train_verdict({"run": "r"}) == gradio_app.train_verdict(None) == ""
+
+
+def test_a_judge_that_fails_leaves_a_note_and_the_run_trains_on(tmp_path, monkeypatch):
+    import importlib
+
+    from studio import live
+
+    health = importlib.import_module("studio.live.health")  # the module: studio.live.health is also a function
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the judge ran out of memory")
+
+    monkeypatch.setattr(health, "model_quality", broken)
+    result = train(apply_overrides(get_recipe("mnist-dcgan"), [*TINY_DCGAN, "fid_every=2"]), out=tmp_path, run_id="x")
+    events = read_events(tmp_path / "x")
+    judged = [e for e in events if e.get("event") == "quality"]
+    assert result.status == "finished" and [e["step"] for e in judged] == [2, 4]
+    assert all(e["error"] == "RuntimeError: the judge ran out of memory" for e in judged)
+    assert live.logged_quality(events, 4) is None  # so the tab judges the checkpoint itself

@@ -53,11 +53,15 @@ def fid_event(model: torch.nn.Module, dataset: str, step: int, n: int) -> dict:
 
 def quality_event(model: torch.nn.Module, step: int, classifier=None) -> dict:
     """The ``{"event": "quality"}`` line for the checkpoint of ``step``: ``checkpoint_quality``'s
-    numbers for ``model`` (with ``classifier``, a digit classifier, the histogram and confident share)."""
+    numbers for ``model`` (with ``classifier``, a digit classifier, the histogram and confident share).
+    If judging fails, the line says why and the run trains on (the tab then judges the checkpoint itself)."""
     from studio.live.health import model_quality
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        measured = model_quality(model, classifier)
+        try:
+            measured = model_quality(model, classifier)
+        except (CheckpointError, DataError, ValueError, RuntimeError) as error:  # a judge's failure never ends a run
+            return {"event": "quality", "step": step, "time": time.time(), "error": f"{type(error).__name__}: {error}"}
     return {"event": "quality", "step": step, "time": time.time(), **measured}
 
 
