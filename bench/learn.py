@@ -25,6 +25,15 @@ Goal (issue 18): the studio at most 0.5x the course's time. A candidate that has
 bar after ``--limit`` seconds is reported as "> limit", and the ratio as an upper bound.
 
     python -m bench learn [--limit 600] [--chunk 10] [--seeds 0] [--recipe mnist-dcgan] [--set KEY=VALUE ...]
+
+``--tab SECONDS`` measures what a learner sees instead: each seed's run is started as the training
+tab starts it (``studio.live.start_run``: its own process and run folder, checkpoints, sample grids,
+FID events and the trainer's verdict on each checkpoint), and after SECONDS of wall time from Start
+the bench reads what the tab shows, the verdict on the newest checkpoint (1,000 samples of seed 0,
+``studio.live.checkpoint_quality``'s numbers), then stops the run. Issue 18: recognisable digits, at
+this bar, within 120 s.
+
+    python -m bench learn --tab 120 [--seeds 0,1,2] [--recipe mnist-dcgan] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -204,6 +213,65 @@ def race(candidates: list, judge: Judge, limit: float, chunk: float) -> dict[str
     return results
 
 
+def tab_clock(recipe: str, seed: int, seconds: float, root, overrides: tuple[str, ...] = ()) -> dict:
+    """Start ``recipe`` as the training tab does, wait ``seconds`` from Start, and read what the tab
+    shows then: {"steps", "checkpoint", "share", "real", "in_range", "passed", "first_step_s"}; the
+    verdict's fields are None while no judged checkpoint exists."""
+    from pathlib import Path
+
+    from studio import live
+    from training import read_events
+
+    settings = dict(item.split("=", 1) for item in overrides)
+    started = time.monotonic()
+    wall_start = time.time()
+    run = live.start_run(recipe, {**settings, "seed": seed}, root=Path(root), run_id=f"bench-tab-{recipe}-{seed}")
+    try:
+        time.sleep(max(0.0, started + seconds - time.monotonic()))
+        run = live.read_run(run.path)  # the tab lists the checkpoints, then reads the events (live_panel)
+        events = read_events(run.path)
+    finally:
+        live.stop_run(run.path)
+        deadline = time.monotonic() + 60
+        while live.read_run(run.path).live and time.monotonic() < deadline:
+            time.sleep(0.2)
+    steps = [e for e in events if "event" not in e]
+    checkpoint = run.checkpoints[-1] if run.checkpoints else None
+    verdict = live.logged_quality(events, checkpoint) if checkpoint is not None else None
+    found = {"steps": steps[-1]["step"] if steps else 0, "checkpoint": checkpoint,
+             "first_step_s": steps[0]["time"] - wall_start if steps else None,
+             "share": None, "real": None, "in_range": None, "passed": False}
+    if verdict and "histogram" in verdict:
+        found.update(share=verdict["confident_share"], real=verdict["real_confident_share"],
+                     in_range=classes_in_range(verdict["histogram"]),
+                     passed=meets_digit_bar(verdict["confident_share"], verdict["real_confident_share"],
+                                            verdict["histogram"]))
+    return found
+
+
+def tab_main(args, seeds: list[int]) -> int:
+    import tempfile
+
+    print(f"{cpu_description()}; torch {torch.__version__}; recipe {args.recipe}" + "".join(f" {o}" for o in args.overrides))
+    print(f"The training tab's verdict {args.tab:g} s after Start (started as the tab starts a run; the bar: sure of "
+          f">= {CONFIDENT_RATIO} x the real digits' share of {JUDGE_SAMPLES:,} samples, every digit 5-15%)")
+    print(f"\n{'seed':>4}{'first step':>12}{'steps':>8}{'shown':>8}{'sure':>8}{'bar':>8}{'ratio':>7}{'in 5-15%':>10}  at the bar")
+    passed = 0
+    with tempfile.TemporaryDirectory(prefix="bench-tab-") as root:
+        for seed in seeds:
+            r = tab_clock(args.recipe, seed, args.tab, root, tuple(args.overrides))
+            passed += r["passed"]
+            first = "-" if r["first_step_s"] is None else f"{r['first_step_s']:.1f} s"
+            if r["share"] is None:
+                print(f"{seed:4d}{first:>12}{r['steps']:8d}{'none':>8}  (no judged checkpoint yet)")
+                continue
+            bar = CONFIDENT_RATIO * r["real"]
+            print(f"{seed:4d}{first:>12}{r['steps']:8d}{r['checkpoint']:8d}{r['share']:8.1%}{bar:8.1%}"
+                  f"{r['share'] / bar:7.3f}{r['in_range']:10d}  {'yes' if r['passed'] else 'no'}")
+    print(f"\nat the bar {args.tab:g} s after Start: {passed} of {len(seeds)} seeds (goal: every seed within 120 s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench learn", description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipe", default="mnist-dcgan", help="the studio's recipe (default: the training tab's)")
@@ -212,8 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="change the studio's recipe, as python -m training --set does")
+    parser.add_argument("--tab", type=float, default=None, metavar="SECONDS",
+                        help="instead: the training tab's verdict SECONDS after a run is started as the tab starts it")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.tab is not None:
+        return tab_main(args, seeds)
 
     threads = use_all_cores()
     judge = Judge()

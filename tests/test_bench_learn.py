@@ -86,3 +86,26 @@ def test_the_course_loop_is_the_notebook():
         course.step()
     assert course.steps == 5
     assert gap() > before
+
+
+def test_the_tab_clock_reads_the_verdict_the_tab_shows_on_the_newest_checkpoint(tmp_path):
+    """--tab: a run started as the training tab starts it, read after a wall time: the newest
+    checkpoint then, and the trainer's verdict on it (what the tab's histogram and caption show)."""
+    from studio import live
+    from studio.audit.quality import meets_digit_bar
+    from training import read_events
+
+    tiny = ("model.width=4", "model.disc_width=4", "model.latent_dim=8", "batch_size=8", "checkpoint_every=5",
+            "keep_checkpoints=0", "sample_every=0")
+    shown = learn.tab_clock("mnist-dcgan", 3, 12.0, tmp_path, tiny)
+    run_dir = tmp_path / "bench-tab-mnist-dcgan-3"
+    assert not live.read_run(run_dir).live  # stopped after reading
+    events = read_events(run_dir)
+    assert shown["checkpoint"] is not None and shown["checkpoint"] % 5 == 0 and shown["steps"] >= shown["checkpoint"]
+    later = [e["step"] for e in events if e.get("event") == "checkpoint" and e["step"] > shown["checkpoint"]]
+    assert all(step >= shown["steps"] for step in later)  # it read the newest: any later one came with the stop
+    verdict = live.logged_quality(events, shown["checkpoint"])
+    assert shown["share"] == verdict["confident_share"] and shown["real"] == verdict["real_confident_share"]
+    assert shown["passed"] is meets_digit_bar(verdict["confident_share"], verdict["real_confident_share"],
+                                              verdict["histogram"]) is False  # a width-4 G after seconds
+    assert 0 < shown["first_step_s"] < 12
