@@ -145,6 +145,22 @@ def train_verdict(state):
             + recognisable_text(digits["sure_share"], digits["real_sure_share"], digits["histogram"]))
 
 
+def train_trend(state, shown=None):
+    """The sure share checkpoint by checkpoint against the bar, from /train_status's digits.trend;
+    redrawn only when a checkpoint was judged since (the status changes every second)."""
+    from studio import training_charts
+
+    digits = (state or {}).get("digits") if isinstance(state, dict) else None
+    trend = digits.get("trend") if digits else None
+    if trend == shown:
+        return gr.skip(), shown
+    if not trend:
+        return None, trend
+    steps, shares, in_range = (list(column) for column in zip(*trend))
+    return training_charts.sure_chart({"step": steps, "share": shares, "digits": in_range,
+                                       "real": digits["real_sure_share"]}), trend
+
+
 def train_tick(run_id):
     return train_status(run_id) if run_id else (gr.skip(), gr.skip(), gr.skip())
 
@@ -601,6 +617,9 @@ def build() -> gr.Blocks:
                         train_run = gr.Textbox(label="Run id (empty: the newest run)", value="")
                         train_state = gr.JSON(label="Status", elem_id="train-state")
                         train_digits = gr.Markdown(elem_id="train-verdict")
+                        train_trend_plot = gr.Plot(label="Recognisable digits, checkpoint by checkpoint",
+                                                   elem_id="train-trend")
+                        train_trend_shown = gr.State(None)
                         train_chart = gr.Plot(label="Losses")
                         train_samples = gr.Image(label="Newest samples from the fixed z", format="png",
                                                  interactive=False)
@@ -658,6 +677,8 @@ def build() -> gr.Blocks:
                    show_progress="hidden", trigger_mode="always_last", **LIGHT)
         train_state.change(train_verdict, train_state, train_digits, api_visibility="private", show_progress="hidden",
                            **LIGHT)
+        train_state.change(train_trend, [train_state, train_trend_shown], [train_trend_plot, train_trend_shown],
+                           api_visibility="private", show_progress="hidden", **LIGHT)
         stop_button.click(train_stop, train_run, train_state, api_name="train_stop", **LIGHT)
         resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
         mix_button.click(style_mix, [mix_model, mix_rows, mix_columns, mix_crossover, mix_psi, mix_cutoff, mix_noise,

@@ -259,6 +259,9 @@ def curve_charts(run: live.Run, log: dict, smoothing: float, log_y: bool) -> Non
         figures.append(charts.fid_chart(fid))
     elif fid["error"]:
         st.caption(f"No FID for this run: {fid['error']}")
+    sure = charts.sure_points(log.get("markers", []))
+    if sure["step"]:  # the trainer's verdict on each checkpoint (digit runs of recipes with fid_every)
+        figures.append(charts.sure_chart(sure))
     for index, figure in enumerate(figures):
         if index % 2 == 0:
             pair = st.columns(2)

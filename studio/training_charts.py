@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -162,6 +163,39 @@ def fid_chart(points: Mapping[str, list]) -> go.Figure:
     fig.add_trace(go.Scatter(x=steps, y=points["fid"], mode="lines+markers", name="FID", line=dict(color=COLORS[0])))
     fig.update_layout(title=f"FID of {_samples_words(points)} (lower is better)", xaxis_title="step",
                       uirevision="fid", **_LAYOUT)
+    return fig
+
+
+def sure_points(markers: Sequence[Mapping]) -> dict[str, Any]:
+    """The trainer's verdicts on its checkpoints (``{"event": "quality"}`` lines with a digit
+    classifier's numbers) as columns: step, share (sure of the digit), digits (how many are 5-15% of
+    the samples); plus real, the classifier's share on real held-out digits (the bar's reference)."""
+    from studio.audit.quality import classes_in_range
+
+    points = [m for m in markers if m.get("event") == "quality" and m.get("histogram") is not None]
+    return {"step": [m["step"] for m in points], "share": [m["confident_share"] for m in points],
+            "digits": [classes_in_range(m["histogram"]) for m in points],
+            "real": points[-1]["real_confident_share"] if points else None}
+
+
+def sure_chart(points: Mapping[str, Any]) -> go.Figure:
+    """The share of samples the digit classifier is sure of, checkpoint by checkpoint, against the
+    bundled GANs' bar (CONFIDENT_RATIO x the real digits' share). A hollow marker: some digit is
+    outside 5-15%, so the bar is not met whatever the share."""
+    from studio.audit.quality import CONFIDENT_RATIO
+
+    steps, shares, digits = points["step"], points["share"], points["digits"]
+    fig = go.Figure(go.Scatter(
+        x=steps, y=shares, mode="lines+markers", name="sure of the digit", line=dict(color=COLORS[0]),
+        marker=dict(symbol=["circle" if d == 10 else "circle-open" for d in digits], size=8),
+        customdata=digits, hovertemplate="step %{x}: sure of %{y:.1%}, %{customdata} digits at 5-15%<extra></extra>"))
+    if points["real"] is not None:
+        bar = CONFIDENT_RATIO * points["real"]
+        fig.add_hline(y=bar, line=dict(color="#888888", dash="dot"), annotation_text=f"the bar: {bar:.1%}",
+                      annotation_position="bottom right", annotation_font_size=11)
+    fig.update_layout(title="Recognisable digits: share of 1,000 samples the classifier is sure of", xaxis_title="step",
+                      yaxis_title="share of samples", yaxis_range=[0, 1], yaxis_tickformat=".0%", uirevision="sure",
+                      **_LAYOUT)
     return fig
 
 

@@ -302,6 +302,7 @@ def test_every_tab_shows_its_output_in_chromium(server, client):
                 expect(shown).to_contain_text(TEXTS[output], timeout=90_000)
             if tab == "Training":  # the trainer's verdict on the finished run's last checkpoint, in words
                 expect(page.locator("#train-verdict")).to_contain_text("of real held-out digits", timeout=30_000)
+                expect(page.locator("#train-trend .js-plotly-plot")).to_be_visible(timeout=30_000)
             page.screenshot(path=str(SCREENSHOTS / f"gradio-{tab.lower().replace(' ', '-')}.png"), full_page=True)
         browser.close()
 

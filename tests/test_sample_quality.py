@@ -68,6 +68,10 @@ def test_each_checkpoint_is_judged_before_it_appears_as_the_training_tab_would_j
 
     digits = api.run_status(live.read_run(measured))["digits"]
     last = judged[-1]
+    from studio.audit.quality import classes_in_range
+
+    assert digits["trend"] == [[e["step"], pytest.approx(e["confident_share"], abs=1e-4), classes_in_range(e["histogram"])]
+                               for e in judged]
     assert digits["step"] == 4 and digits["histogram"] == pytest.approx(last["histogram"], abs=1e-4)
     assert digits["sure_share"] == pytest.approx(last["confident_share"], abs=1e-4)
     assert digits["recognisable"] is meets_digit_bar(last["confident_share"], last["real_confident_share"],
@@ -133,3 +137,30 @@ def test_a_judge_that_fails_leaves_a_note_and_the_run_trains_on(tmp_path, monkey
     assert result.status == "finished" and [e["step"] for e in judged] == [2, 4]
     assert all(e["error"] == "RuntimeError: the judge ran out of memory" for e in judged)
     assert live.logged_quality(events, 4) is None  # so the tab judges the checkpoint itself
+
+
+def test_the_recognisable_digits_trend_plots_each_judged_checkpoint_against_the_bar():
+    import gradio_app
+    from studio.audit.quality import CONFIDENT_RATIO
+
+    spread, lopsided = [0.1] * 10, [0.3, 0.3] + [0.05] * 8
+    markers = [{"event": "checkpoint", "step": 250},
+               {"event": "quality", "step": 250, "diversity": 0.4, "histogram": lopsided, "confident_share": 0.42,
+                "real_confident_share": 0.985},
+               {"event": "quality", "step": 500, "error": "RuntimeError: out of memory"},  # judged nothing: no point
+               {"event": "quality", "step": 750, "diversity": 0.4, "histogram": spread, "confident_share": 0.81,
+                "real_confident_share": 0.985}]
+    points = training_charts.sure_points(markers)
+    assert points == {"step": [250, 750], "share": [0.42, 0.81], "digits": [8, 10], "real": 0.985}
+    figure = json.loads(training_charts.sure_chart(points).to_json())
+    (line,) = figure["data"]
+    assert line["y"] == [0.42, 0.81] and line["marker"]["symbol"] == ["circle-open", "circle"]  # open: digits off 5-15%
+    (bar,) = figure["layout"]["shapes"]
+    assert bar["y0"] == bar["y1"] == pytest.approx(CONFIDENT_RATIO * 0.985)
+    # the Gradio tab draws the same chart from /train_status's digits.trend, and only when it grew
+    state = {"digits": {"real_sure_share": 0.985, "trend": [[250, 0.42, 8], [750, 0.81, 10]]}}
+    drawn, shown = gradio_app.train_trend(state, None)
+    assert json.loads(drawn.to_json())["data"][0]["y"] == [0.42, 0.81] and shown == state["digits"]["trend"]
+    again, _ = gradio_app.train_trend(state, shown)
+    assert again == gradio_app.gr.skip()
+    assert gradio_app.train_trend({"run": "r"}, shown) == (None, None)  # another run, not judged: cleared

@@ -168,6 +168,8 @@ def test_the_trainers_own_verdict_is_shown_without_judging_the_checkpoint_again(
     assert "Diversity of 500 samples at step 2000: **0.375**" in shown
     figure = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert figure["data"][0]["y"] == pytest.approx(spread) and "step 2000" in figure["layout"]["title"]["text"]
+    trend = json.loads(at.get("plotly_chart")[-2].proto.spec)  # every judged checkpoint, against the bar
+    assert trend["data"][0]["x"] == [1000, 2000, 2250] and trend["data"][0]["y"] == [0.41, 0.83, 0.99]
 
 
 def test_opening_the_checkpoint_switches_to_latent_interpolation(runs, tiny_checkpoints):
@@ -220,8 +222,10 @@ def test_start_launches_a_tiny_run_that_writes_its_folder(runs):
     # four curve charts, and the class histogram of the trainer's own verdict on its last checkpoint (it
     # judged with the bundled classifier, which this page's process is denied)
     charts = at.get("plotly_chart")
-    assert len(charts) == 5 and charts[-1].key == "train_histogram" and len(at.image) == 1
+    assert len(charts) == 6 and charts[-1].key == "train_histogram" and len(at.image) == 1
     assert "Classes in 1,000 samples, step 4" in json.loads(charts[-1].proto.spec)["layout"]["title"]["text"]
+    trend = json.loads(charts[-2].proto.spec)  # the verdict at each checkpoint, steps 2 and 4
+    assert "Recognisable digits" in trend["layout"]["title"]["text"] and trend["data"][0]["x"] == [2, 4]
 
 
 def test_an_uploaded_zip_of_images_trains_a_folder_run(runs):

@@ -65,7 +65,10 @@ def run_status(run: live.Run) -> dict:
               **{k: last[k] for k in keys if last.get(k) is not None}}
     judged = live.logged_quality(log.snapshot()["markers"], run.checkpoints[-1]) if run.checkpoints else None
     if judged and "histogram" in judged:  # the newest checkpoint, as the trainer judged it (the Streamlit tab's verdict)
-        status["digits"] = digits_verdict(run.checkpoints[-1], judged)
+        sure = training_charts.sure_points(log.snapshot()["markers"])
+        status["digits"] = {**digits_verdict(run.checkpoints[-1], judged),
+                            "trend": [[step, round(share, 4), digits]  # digits: how many are 5-15% of the samples
+                                      for step, share, digits in zip(sure["step"], sure["share"], sure["digits"])]}
     return status
 
 
