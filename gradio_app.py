@@ -617,7 +617,7 @@ def build() -> gr.Blocks:
                         train_run = gr.Textbox(label="Run id (empty: the newest run)", value="")
                         train_state = gr.JSON(label="Status", elem_id="train-state")
                         train_digits = gr.Markdown(elem_id="train-verdict")
-                        train_trend_plot = gr.Plot(label="Recognisable digits, checkpoint by checkpoint",
+                        train_trend_plot = gr.Plot(label="Recognisable digits, per checkpoint",
                                                    elem_id="train-trend")
                         train_trend_shown = gr.State(None)
                         train_chart = gr.Plot(label="Losses")

@@ -193,8 +193,8 @@ def sure_chart(points: Mapping[str, Any]) -> go.Figure:
         bar = CONFIDENT_RATIO * points["real"]
         fig.add_hline(y=bar, line=dict(color="#888888", dash="dot"), annotation_text=f"the bar: {bar:.1%}",
                       annotation_position="bottom right", annotation_font_size=11)
-    fig.update_layout(title="Recognisable digits: share of 1,000 samples the classifier is sure of", xaxis_title="step",
-                      yaxis_title="share of samples", yaxis_range=[0, 1], yaxis_tickformat=".0%", uirevision="sure",
+    fig.update_layout(title="Recognisable digits, per checkpoint", xaxis_title="step",
+                      yaxis_title="sure of the digit", yaxis_range=[0, 1], yaxis_tickformat=".0%", uirevision="sure",
                       **_LAYOUT)
     return fig
 
