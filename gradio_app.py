@@ -20,7 +20,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio import api, explore, ideas
+from studio import api, explore, ideas, training_charts
 from studio import translate as translating
 from studio.checkpoints import zoo
 from studio.errors import CheckpointError, DataError
@@ -148,8 +148,6 @@ def train_verdict(state):
 def train_trend(state, shown=None):
     """The sure share checkpoint by checkpoint against the bar, from /train_status's digits.trend;
     redrawn only when a checkpoint was judged since (the status changes every second)."""
-    from studio import training_charts
-
     digits = (state or {}).get("digits") if isinstance(state, dict) else None
     trend = digits.get("trend") if digits else None
     if trend == shown:
