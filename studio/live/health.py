@@ -130,8 +130,9 @@ def load_classifier(source: str = "mnist-classifier"):
 
 
 # The bundled digit GANs' bar counts 1,000 fresh samples (training.bundle, python -m bench learn): the
-# training tab judges as many, so that its "recognisable digits" is that bar. With 256, an expected 10%
-# digit is 25.6 +- 4.8 samples and a run at the bar flipped in and out of it between checkpoints.
+# training tab's verdict (the trainer judges its checkpoints since stop 34) counts as many, so that its
+# "recognisable digits" is that bar. With 256, an expected 10% digit is 25.6 +- 4.8 samples and a run
+# at the bar flipped in and out of it between checkpoints.
 # One classifier pass over 1,000 samples costs about what two passes over 256 did (stop 28).
 QUALITY_SAMPLES = 1000
 
