@@ -220,7 +220,7 @@ RECIPES: dict[str, Recipe] = {
             # this recipe at 100 s and 100 s in the same sitting: no gain either. Stop 34 (AMX Xeon; the
             # trainer's own judge, 1,000 samples of seed 0, at steps 2,000 / 2,250, seeds 0-2): lr_d 5e-4
             # 79.5 / 77.9, 76.9 / 76.1, 75.9 / 75.8% against this recipe's 77.9 / 79.1, 78.9 / 80.5,
-            # 77.1 / 77.9%: not kept
+            # 77.1 / 77.9%: not kept; a width-48 D 77.4 / 79.0, 78.9 / 78.4% (seeds 0, 1) at 1.5x the step time
             d_augment="translation:0.0625",
             loss="hinge",
             lr_g=1e-3,
