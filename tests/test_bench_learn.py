@@ -5,6 +5,8 @@ Timings never appear here; these check that the benchmark measures what it says 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -108,4 +110,19 @@ def test_the_tab_clock_reads_the_verdict_the_tab_shows_on_the_newest_checkpoint(
     assert shown["share"] == verdict["confident_share"] and shown["real"] == verdict["real_confident_share"]
     assert shown["passed"] is meets_digit_bar(verdict["confident_share"], verdict["real_confident_share"],
                                               verdict["histogram"]) is False  # a width-4 G after seconds
-    assert 0 < shown["first_step_s"] < 12
+    assert 0 < shown["first_step_s"] < 12 and shown["bar_after_s"] is None  # never at the bar
+
+
+def test_the_tab_clock_says_when_the_tab_first_showed_the_bar(tmp_path, monkeypatch):
+    """With a limit past SECONDS it keeps looking once a second; the first look at the bar is the time."""
+    real_view, looks = learn._tab_view, []
+
+    def view(run_dir, wall_start):  # the real view, at the bar from the fourth look on
+        looks.append(time.monotonic())
+        return {**real_view(run_dir, wall_start), **({"passed": True} if len(looks) >= 4 else {})}
+
+    monkeypatch.setattr(learn, "_tab_view", view)
+    tiny = ("model.width=4", "model.disc_width=4", "model.latent_dim=8", "batch_size=8", "checkpoint_every=5")
+    shown = learn.tab_clock("mnist-dcgan", 0, 2.0, tmp_path, tiny, limit=30.0)
+    assert 2.5 < shown["bar_after_s"] < 6 and len(looks) == 4  # looks at ~0, 1, 2 (the snapshot), 3 s: then stops
+    assert shown["passed"] is False  # at 2 s the tab did not show it yet
