@@ -55,17 +55,18 @@ def run_status(run: live.Run) -> dict:
     """What a client polls: status, step, the last losses and scores, checkpoints."""
     log = _logs.setdefault(str(run.path), live.EventLog(run.path))
     log.update()
-    last = log.snapshot()["last"]
+    snapshot = log.snapshot()  # one copy of the log per poll: markers and the last line come from it
+    last, markers = snapshot["last"], snapshot["markers"]
     keys = ("loss_g", "loss_d", "d_real", "d_fake", "images_per_s", "resolution", "alpha", "fid", "fid_step")
-    fid = training_charts.fid_points(log.snapshot()["markers"])
+    fid = training_charts.fid_points(markers)
     if fid["fid"]:
         last = {**last, "fid": fid["fid"][-1], "fid_step": fid["step"][-1]}
     status = {"run": run.id, "recipe": run.recipe, "status": run.status, "step": int(last.get("step", run.step)),
               "steps": run.steps, "checkpoints": list(run.checkpoints), "message": run.message,
               **{k: last[k] for k in keys if last.get(k) is not None}}
-    judged = live.logged_quality(log.snapshot()["markers"], run.checkpoints[-1]) if run.checkpoints else None
+    judged = live.logged_quality(markers, run.checkpoints[-1]) if run.checkpoints else None
     if judged and "histogram" in judged:  # the newest checkpoint, as the trainer judged it (the Streamlit tab's verdict)
-        sure = training_charts.sure_points(log.snapshot()["markers"])
+        sure = training_charts.sure_points(markers)
         status["digits"] = {**digits_verdict(run.checkpoints[-1], judged),
                             "trend": [[step, round(share, 4), digits]  # digits: how many are 5-15% of the samples
                                       for step, share, digits in zip(sure["step"], sure["share"], sure["digits"])]}
