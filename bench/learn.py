@@ -225,17 +225,18 @@ def tab_clock(recipe: str, seed: int, seconds: float, root, overrides: tuple[str
     from pathlib import Path
 
     from studio import live
+    from training import read_events
 
     settings = dict(item.split("=", 1) for item in overrides)
     limit = max(seconds, limit or seconds)
     started = time.monotonic()
     wall_start = time.time()
     run = live.start_run(recipe, {**settings, "seed": seed}, root=Path(root), run_id=f"bench-tab-{recipe}-{seed}")
-    snapshot, reached = None, None
+    snapshot, reached, log = None, None, live.EventLog(run.path)
     try:
         while True:
             now = time.monotonic() - started
-            view = _tab_view(run.path, wall_start)
+            view = _tab_view(log)
             if reached is None and view["passed"]:
                 reached = now
             if snapshot is None and now >= seconds:
@@ -249,21 +250,21 @@ def tab_clock(recipe: str, seed: int, seconds: float, root, overrides: tuple[str
         deadline = time.monotonic() + 60
         while live.read_run(run.path).live and time.monotonic() < deadline:
             time.sleep(0.2)
-    return {**snapshot, "bar_after_s": reached}
+    first = next((e["time"] for e in read_events(run.path) if "event" not in e), None)  # once, after the run
+    return {**snapshot, "bar_after_s": reached, "first_step_s": None if first is None else first - wall_start}
 
 
-def _tab_view(run_dir, wall_start: float) -> dict:
-    """What the training tab shows of a run now: the newest checkpoint and the trainer's verdict on it."""
+def _tab_view(log) -> dict:
+    """What the training tab shows of a run now (``log``: the run's ``live.EventLog``, read on from
+    where it stopped, as the tab reads it): the newest checkpoint and the trainer's verdict on it."""
     from studio import live
-    from training import read_events
 
-    run = live.read_run(run_dir)  # the tab lists the checkpoints, then reads the events (live_panel)
-    events = read_events(run_dir)
-    steps = [e for e in events if "event" not in e]
+    run = live.read_run(log.path.parent)  # the tab lists the checkpoints, then reads the events (live_panel)
+    log.update()
+    snapshot = log.snapshot()
     checkpoint = run.checkpoints[-1] if run.checkpoints else None
-    verdict = live.logged_quality(events, checkpoint) if checkpoint is not None else None
-    found = {"steps": steps[-1]["step"] if steps else 0, "checkpoint": checkpoint,
-             "first_step_s": steps[0]["time"] - wall_start if steps else None,
+    verdict = live.logged_quality(snapshot["markers"], checkpoint) if checkpoint is not None else None
+    found = {"steps": snapshot["steps"][-1] if snapshot["steps"] else 0, "checkpoint": checkpoint,
              "share": None, "real": None, "in_range": None, "passed": False}
     if verdict and "histogram" in verdict:
         found.update(share=verdict["confident_share"], real=verdict["real_confident_share"],

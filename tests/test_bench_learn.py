@@ -117,9 +117,9 @@ def test_the_tab_clock_says_when_the_tab_first_showed_the_bar(tmp_path, monkeypa
     """With a limit past SECONDS it keeps looking once a second; the first look at the bar is the time."""
     real_view, looks = learn._tab_view, []
 
-    def view(run_dir, wall_start):  # the real view, at the bar from the fourth look on
+    def view(log):  # the real view, at the bar from the fourth look on
         looks.append(time.monotonic())
-        return {**real_view(run_dir, wall_start), **({"passed": True} if len(looks) >= 4 else {})}
+        return {**real_view(log), **({"passed": True} if len(looks) >= 4 else {})}
 
     monkeypatch.setattr(learn, "_tab_view", view)
     tiny = ("model.width=4", "model.disc_width=4", "model.latent_dim=8", "batch_size=8", "checkpoint_every=5")
