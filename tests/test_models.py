@@ -33,6 +33,7 @@ TINY = {
     "dcgan32-resize": ("dcgan", dict(latent_dim=8, image_size=32, channels=3, width=4, upsample="resize")),
     "dcgan32-layer-d": ("dcgan", dict(latent_dim=8, image_size=32, channels=1, width=4, disc_norm="layer")),
     "dcgan32-extra-convs": ("dcgan", dict(latent_dim=8, image_size=32, channels=1, width=4, extra_convs=1)),
+    "dcgan32-extra-conv-at": ("dcgan", dict(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=[4, 8])),
     "wgangp28": ("wgangp", dict(latent_dim=8, image_size=28, channels=1, width=4, disc_width=4)),
     "wgangp32-nonorm": ("wgangp", dict(latent_dim=8, image_size=32, channels=3, width=4, critic_norm="none")),
     "cgan28": ("cgan", dict(latent_dim=8, image_size=28, channels=1, num_classes=3, width=4, disc_width=4)),
@@ -431,6 +432,29 @@ def test_extra_convs_deepen_each_doubling_but_the_last_at_the_same_size():
     assert len(model.generator.main) == len(plain.generator.main) + 6
     with pytest.raises(ValueError, match="28-pixel"):
         DCGAN(latent_dim=8, image_size=28, channels=1, width=4, extra_convs=1)
+
+
+def test_extra_conv_at_deepens_the_named_feature_map_sizes():
+    """extra_conv_at=[4, 8] at 32 pixels: one 3x3 convolution on the first 4x4 map and one at 8x8,
+    none at 16x16 (mnist-dcgan's layout); the sizes are checked."""
+    sizes = []
+    model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=[4, 8]).eval()
+    for layer in model.generator.main:
+        if type(layer) is torch.nn.Conv2d:
+            layer.register_forward_hook(lambda m, i, o: sizes.append((i[0].shape[1:], o.shape[1:])))
+    model.generate(torch.randn(2, 8))
+    assert sizes == [((16, 4, 4), (16, 4, 4)), ((8, 8, 8), (8, 8, 8))]
+    plain = DCGAN(latent_dim=8, image_size=32, channels=1, width=4)
+    assert len(model.generator.main) == len(plain.generator.main) + 6
+    only_16 = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=(16,))
+    assert [m.in_channels for m in only_16.generator.main if type(m) is torch.nn.Conv2d] == [4]
+    for bad in ([32], [2], [4, 4], ["4"], 4, [4.0]):
+        with pytest.raises(ValueError, match="extra_conv_at must list distinct feature-map sizes"):
+            DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=bad)
+    with pytest.raises(ValueError, match="not both"):
+        DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_convs=1, extra_conv_at=[4])
+    with pytest.raises(ValueError, match="28"):
+        DCGAN(latent_dim=8, image_size=28, channels=1, width=4, extra_conv_at=[4])
 
 
 def test_a_per_sample_discriminator_judges_each_image_alone():

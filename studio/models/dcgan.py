@@ -42,6 +42,20 @@ def check_architecture(family: str, image_size: int, upsample: str = "transpose"
         raise ValueError(f"{family}: norm must be one of {NORMS}, got {norm!r}")
 
 
+def check_extra_conv_at(family: str, image_size: int, extra_convs: int, extra_conv_at) -> None:
+    """Raise ValueError unless ``extra_conv_at`` names distinct feature-map sizes of the generator
+    (4, 8, ... up to half the image) and comes without ``extra_convs``."""
+    if not extra_conv_at:
+        return
+    sizes = [4 * 2**k for k in range(int(math.log2(image_size)) - 2)] if image_size != 28 else []
+    if (not isinstance(extra_conv_at, (list, tuple)) or len(set(extra_conv_at)) != len(extra_conv_at)
+            or any(type(size) is not int or size not in sizes for size in extra_conv_at)):
+        raise ValueError(f"{family}: extra_conv_at must list distinct feature-map sizes among {sizes} "
+                         f"(at {image_size} pixels), got {extra_conv_at!r}")
+    if extra_convs:
+        raise ValueError(f"{family}: give extra_convs or extra_conv_at, not both")
+
+
 def default_disc_width(image_size: int, width: int) -> int:
     """``disc_width=None`` means: 16 for the course's 28-pixel model, else the generator's width."""
     return 16 if image_size == 28 else width
@@ -109,20 +123,28 @@ def _upsample2x(c_in: int, c_out: int, upsample: str) -> nn.Module:
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
 
 
+def _same_size_convs(c: int, count: int) -> list[nn.Module]:
+    """``count`` 3x3 convolutions, each with BatchNorm and ReLU, that keep (B, c, H, W)."""
+    return [layer for _ in range(count) for layer in (nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True))]
+
+
 def _classic_generator(in_dim: int, image_size: int, channels: int, width: int, upsample: str,
-                       extra_convs: int = 0) -> nn.Sequential:
+                       extra_convs: int = 0, extra_conv_at: tuple[int, ...] = ()) -> nn.Sequential:
+    """``extra_convs`` same-size convolutions after each doubling but the last, or one at each
+    feature-map size in ``extra_conv_at`` (4 is the first map, before any doubling)."""
     doublings = int(math.log2(image_size)) - 2  # 4x4 -> image_size: 3, 4 or 5 stages
     c = width * 2 ** (doublings - 1)  # ngf * 8 at 64 pixels
     layers: list[nn.Module] = [
         nn.ConvTranspose2d(in_dim, c, 4, 1, 0, bias=False),  # a 1x1 "image" to (B, c, 4, 4)
         nn.BatchNorm2d(c),
         nn.ReLU(True),
+        *_same_size_convs(c, int(4 in extra_conv_at)),  # (B, c, 4, 4)
     ]
+    size = 4
     for _ in range(doublings - 1):
         layers += [_upsample2x(c, c // 2, upsample), nn.BatchNorm2d(c // 2), nn.ReLU(True)]  # (B, c/2, 2H, 2W)
-        c //= 2
-        for _ in range(extra_convs):  # same size: (B, c, 2H, 2W)
-            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+        c, size = c // 2, size * 2
+        layers += _same_size_convs(c, extra_convs + int(size in extra_conv_at))  # (B, c, 2H, 2W)
     layers += [_upsample2x(c, channels, upsample), nn.Tanh()]  # (B, C, image_size, image_size)
     return nn.Sequential(*layers)
 
@@ -131,16 +153,16 @@ class DCGANGenerator(nn.Module):
     """z (B, latent_dim) and, when ``num_classes`` > 0, labels (B,) -> images (B, C, H, W) in [-1, 1]."""
 
     def __init__(self, latent_dim: int, image_size: int, channels: int, width: int, upsample: str = "transpose",
-                 num_classes: int = 0, extra_convs: int = 0):
+                 num_classes: int = 0, extra_convs: int = 0, extra_conv_at: tuple[int, ...] = ()):
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         in_dim = latent_dim + num_classes
         if image_size == 28:
-            if extra_convs:
+            if extra_convs or extra_conv_at:
                 raise ValueError("extra_convs: the course's 28-pixel generator has a fixed layout; use 32 pixels")
             self.main = _course_generator(in_dim, channels, width, upsample)
         else:
-            self.main = _classic_generator(in_dim, image_size, channels, width, upsample, extra_convs)
+            self.main = _classic_generator(in_dim, image_size, channels, width, upsample, extra_convs, tuple(extra_conv_at))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         check_shape("generator latent z", z, (None, self.latent_dim))
@@ -212,6 +234,10 @@ class DCGAN(GenerativeModel):
     generator but the last, at the same size: depth where the strokes are shaped, for little
     compute (at 32 pixels, 8x8 and 16x16). 0 is the classic layout.
 
+    ``extra_conv_at``: instead, one such convolution at each of these feature-map sizes, 4 being
+    the first map (before any doubling). ``[4, 8]`` at 32 pixels puts the depth where a digit's
+    layout is decided, for the compute of the 8x8 and 16x16 pair (mnist-dcgan's recipe).
+
     Objective (non-saturating, as in the reference implementation), with D returning logits:
     # D: maximize log D(x) + log(1 - D(G(z)))
     # G: maximize log D(G(z))
@@ -231,6 +257,7 @@ class DCGAN(GenerativeModel):
         upsample: str = "transpose",
         disc_norm: str = "batch",
         extra_convs: int = 0,
+        extra_conv_at: list[int] | None = None,
     ):
         super().__init__()
         disc_width = default_disc_width(image_size, width) if disc_width is None else disc_width
@@ -238,8 +265,10 @@ class DCGAN(GenerativeModel):
         check_architecture(self.family, image_size, upsample, disc_norm)
         if extra_convs < 0:
             raise ValueError(f"{self.family}: extra_convs must be 0 or more, got {extra_convs!r}")
+        check_extra_conv_at(self.family, image_size, extra_convs, extra_conv_at)
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
-        self.generator = DCGANGenerator(latent_dim, image_size, channels, width, upsample, extra_convs=extra_convs)
+        self.generator = DCGANGenerator(latent_dim, image_size, channels, width, upsample, extra_convs=extra_convs,
+                                        extra_conv_at=tuple(extra_conv_at or ()))
         self.discriminator = DCGANDiscriminator(image_size, channels, disc_width, norm=disc_norm)
         init_dcgan_weights(self)
 
