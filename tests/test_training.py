@@ -294,6 +294,12 @@ def test_overrides_are_parsed_by_field_type():
     for bad in (["steps=many"], ["nonsense=1"], ["model.nonsense=1"], ["fuse_d=maybe"], ["steps"]):
         with pytest.raises(RecipeError):
             apply_overrides(get_recipe("mnist-dcgan"), bad)
+    # an optional list (list[int] | None): JSON list or none; a list's own arguments are no union
+    layout = apply_overrides(get_recipe("mnist-dcgan"), ["model.extra_conv_at=[4, 8]"]).model["extra_conv_at"]
+    assert layout == [4, 8]
+    assert apply_overrides(get_recipe("mnist-dcgan"), ["model.extra_conv_at=none"]).model["extra_conv_at"] is None
+    with pytest.raises(RecipeError, match="extra_conv_at"):
+        apply_overrides(get_recipe("mnist-dcgan"), ["model.extra_conv_at=4"])
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 
@@ -635,8 +636,8 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 def parse_value(text: str, annotation, key: str):
     """Parse ``text`` as ``annotation`` (int, float, bool, str, dict, list, or an ``X | None`` union)."""
-    args = typing.get_args(annotation)
-    if args:  # a union such as int | None
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # such as int | None
+        args = typing.get_args(annotation)
         if type(None) in args and text.strip().lower() in ("none", "null"):
             return None
         errors = []
