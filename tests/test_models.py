@@ -419,15 +419,20 @@ def test_classifier_learns_a_toy_task():
     assert (model.predict(x) == y).float().mean() == 1.0
 
 
-def test_extra_convs_deepen_each_doubling_but_the_last_at_the_same_size():
-    """extra_convs=1 at 32 pixels: one 3x3 convolution at 8x8 and one at 16x16, none at 32x32."""
+def same_size_conv_shapes(model: DCGAN) -> list[tuple]:
+    """(input, output) shapes (C, H, W) of the generator's 3x3 convolutions on one forward pass."""
     sizes = []
-    model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_convs=1).eval()
     for layer in model.generator.main:
         if type(layer) is torch.nn.Conv2d:
             layer.register_forward_hook(lambda m, i, o: sizes.append((i[0].shape[1:], o.shape[1:])))
-    model.generate(torch.randn(2, 8))
-    assert sizes == [((8, 8, 8), (8, 8, 8)), ((4, 16, 16), (4, 16, 16))]
+    model.eval().generate(torch.randn(2, 8))
+    return sizes
+
+
+def test_extra_convs_deepen_each_doubling_but_the_last_at_the_same_size():
+    """extra_convs=1 at 32 pixels: one 3x3 convolution at 8x8 and one at 16x16, none at 32x32."""
+    model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_convs=1)
+    assert same_size_conv_shapes(model) == [((8, 8, 8), (8, 8, 8)), ((4, 16, 16), (4, 16, 16))]
     plain = DCGAN(latent_dim=8, image_size=32, channels=1, width=4)
     assert len(model.generator.main) == len(plain.generator.main) + 6
     with pytest.raises(ValueError, match="28-pixel"):
@@ -436,14 +441,9 @@ def test_extra_convs_deepen_each_doubling_but_the_last_at_the_same_size():
 
 def test_extra_conv_at_deepens_the_named_feature_map_sizes():
     """extra_conv_at=[4, 8] at 32 pixels: one 3x3 convolution on the first 4x4 map and one at 8x8,
-    none at 16x16 (mnist-dcgan's layout); the sizes are checked."""
-    sizes = []
-    model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=[4, 8]).eval()
-    for layer in model.generator.main:
-        if type(layer) is torch.nn.Conv2d:
-            layer.register_forward_hook(lambda m, i, o: sizes.append((i[0].shape[1:], o.shape[1:])))
-    model.generate(torch.randn(2, 8))
-    assert sizes == [((16, 4, 4), (16, 4, 4)), ((8, 8, 8), (8, 8, 8))]
+    none at 16x16 (mnist-dcgan's recipe has [4]); the sizes are checked."""
+    model = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=[4, 8])
+    assert same_size_conv_shapes(model) == [((16, 4, 4), (16, 4, 4)), ((8, 8, 8), (8, 8, 8))]
     plain = DCGAN(latent_dim=8, image_size=32, channels=1, width=4)
     assert len(model.generator.main) == len(plain.generator.main) + 6
     only_16 = DCGAN(latent_dim=8, image_size=32, channels=1, width=4, extra_conv_at=(16,))
