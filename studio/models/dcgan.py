@@ -162,7 +162,7 @@ class DCGANGenerator(nn.Module):
                 raise ValueError("extra_convs: the course's 28-pixel generator has a fixed layout; use 32 pixels")
             self.main = _course_generator(in_dim, channels, width, upsample)
         else:
-            self.main = _classic_generator(in_dim, image_size, channels, width, upsample, extra_convs, tuple(extra_conv_at))
+            self.main = _classic_generator(in_dim, image_size, channels, width, upsample, extra_convs, extra_conv_at)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         check_shape("generator latent z", z, (None, self.latent_dim))
@@ -235,8 +235,8 @@ class DCGAN(GenerativeModel):
     compute (at 32 pixels, 8x8 and 16x16). 0 is the classic layout.
 
     ``extra_conv_at``: instead, one such convolution at each of these feature-map sizes, 4 being
-    the first map (before any doubling). ``[4, 8]`` at 32 pixels puts the depth where a digit's
-    layout is decided, for the compute of the 8x8 and 16x16 pair (mnist-dcgan's recipe).
+    the first map (before any doubling). ``[4]`` at 32 pixels (mnist-dcgan's recipe) puts the depth
+    where a digit's layout is decided, for less compute than the 8x8 and 16x16 pair.
 
     Objective (non-saturating, as in the reference implementation), with D returning logits:
     # D: maximize log D(x) + log(1 - D(G(z)))
