@@ -651,14 +651,13 @@ def parse_value(text: str, annotation, key: str):
         args = typing.get_args(annotation)
         if type(None) in args and text.strip().lower() in ("none", "null"):
             return None
-        errors = []
         for option in args:
             if option is type(None):
                 continue
             try:
                 return parse_value(text, option, key)
-            except RecipeError as error:
-                errors.append(str(error))
+            except RecipeError:
+                continue  # try the union's next member
         raise RecipeError(f"{key}: cannot parse {text!r} as {annotation}")
     if annotation is bool:
         lowered = text.strip().lower()
