@@ -15,8 +15,9 @@ StyleGAN-32 (``--models stylegan``): the bundled mnist-stylegan architecture at 
 stage, batch 32, non-saturating loss, R1 (gamma 1) on every D step, style mixing (p 0.9), Adam(0,
 0.99). Reference: the same ``studio.models.StyleGAN`` modules trained by a plain eager loop as the
 paper's equations read (NCHW; D on reals, D on fakes, and D on reals again for R1; then G); the
-engine's step is ``training.steps.stylegan_step`` in the recipe's memory format (NCHW: faster here),
-one D pass on the reals serving both the loss and R1's gradient. Goal (issue 14): at least 1.15x.
+engine's step is ``training.steps.stylegan_step`` in the recipe's memory formats (G in NCHW, D in
+channels_last: the fastest of the three layouts here, ``--variants`` times the other two), one D
+pass on the reals serving both the loss and R1's gradient. Goal (issue 14): at least 1.15x.
 
     python -m bench train [--repeats 15] [--models 64,28,stylegan] [--variants]
 """
@@ -180,19 +181,31 @@ def stylegan_alternatives(batch: int = 32, **overrides) -> dict:
     recipe = Recipe(name="bench-stylegan", family="stylegan", image_size=32, channels=1, model=dict(STYLEGAN),
                     batch_size=batch, steps=10**9, sample_every=0, checkpoint_every=0, loss="nonsat", r1_gamma=1.0,
                     mixing_prob=0.9, phase_steps=0, lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99,
-                    **{"channels_last": get_recipe("mnist-stylegan").channels_last, **overrides})
+                    **{**recipe_layout(get_recipe("mnist-stylegan")), **overrides})
     engine = Trainer(recipe, run=None, device=torch.device("cpu"), dataset=digits)
     torch.manual_seed(0)
     reference = StyleGANReferenceLoop(images, StyleGAN(image_size=32, channels=1, **STYLEGAN), batch)
     return {"reference (plain eager loop)": reference.step, "engine": engine.train_step}
 
 
+# the memory formats the engine can train a GAN in: all NCHW, all NHWC, D alone in NHWC
+LAYOUTS = {
+    "NCHW": {"channels_last": False, "d_channels_last": False},
+    "channels_last": {"channels_last": True, "d_channels_last": False},
+    "D alone channels_last": {"channels_last": False, "d_channels_last": True},
+}
+
+
+def recipe_layout(recipe) -> dict:
+    return {"channels_last": recipe.channels_last, "d_channels_last": recipe.d_channels_last}
+
+
 def stylegan_variants() -> dict:
-    """The engine in the other memory format, beside the recipe's."""
+    """The engine in the other memory formats, beside the recipe's."""
     from training.recipes import get_recipe
 
-    other = not get_recipe("mnist-stylegan").channels_last
-    return {f"engine, channels_last={other}": stylegan_alternatives(channels_last=other)["engine"]}
+    own = recipe_layout(get_recipe("mnist-stylegan"))
+    return {f"engine, {name}": stylegan_alternatives(**layout)["engine"] for name, layout in LAYOUTS.items() if layout != own}
 
 
 # ----------------------------------------------------------------------------- the engine

@@ -171,6 +171,38 @@ def test_one_step_per_phase_and_resume_mid_fade_reproduces_the_run(tmp_path):
     assert torch.equal(final.w_avg, load(tmp_path / "split").model.w_avg)
 
 
+def test_d_channels_last_puts_d_alone_in_nhwc_and_trains_the_same(tmp_path):
+    """mnist-stylegan's layout: D's convolution weights NHWC, G's NCHW; the same losses as all NCHW."""
+    from studio.accel import is_channels_last
+    from training.loop import Trainer
+
+    recipe = tiny_recipe(steps=4)
+    assert recipe.d_channels_last and not recipe.channels_last  # the recipe's own layout
+    trainer = Trainer(recipe, run=None, device=torch.device("cpu"))
+    kernels = lambda module: [p for p in module.parameters() if p.dim() == 4 and p.shape[-1] > 1]  # noqa: E731
+    assert kernels(trainer.model.discriminator) and all(is_channels_last(p) for p in kernels(trainer.model.discriminator))
+    assert kernels(trainer.model.synthesis_network) and all(p.is_contiguous() for p in kernels(trainer.model.synthesis_network))
+    # the optimizer updates the very tensors the model runs
+    d_params = {id(p) for p in trainer.model.discriminator.parameters()}
+    assert d_params == {id(p) for group in trainer.optimizers["d"].param_groups for p in group["params"]}
+
+    train(recipe, out=tmp_path, run_id="nhwc-d")
+    train(apply_overrides(recipe, ["d_channels_last=false"]), out=tmp_path, run_id="nchw")
+    keys = ["loss_g", "loss_d", "r1", "d_real", "d_fake"]
+    nhwc_d, nchw = ([[e[k] for k in keys] for e in read_events(tmp_path / run) if "event" not in e] for run in ("nhwc-d", "nchw"))
+    assert len(nhwc_d) == 4 and np.allclose(nhwc_d, nchw, rtol=1e-4, atol=1e-5)  # the same maths, other rounding
+
+
+def test_d_channels_last_is_refused_where_it_means_nothing():
+    from training.recipes import RecipeError, validate
+
+    with pytest.raises(RecipeError, match="channels_last=false"):  # the whole model is NHWC already
+        validate(apply_overrides(get_recipe("mnist-dcgan"), ["d_channels_last=true", "channels_last=true"]))
+    with pytest.raises(RecipeError, match="no discriminator"):
+        validate(apply_overrides(get_recipe("mnist-classifier"), ["d_channels_last=true", "channels_last=false"]))
+    validate(apply_overrides(get_recipe("mnist-dcgan"), ["d_channels_last=true", "channels_last=false"]))
+
+
 def make_context(model, real, lr_g, lr_d, **recipe_extra):
     recipe = apply_overrides(get_recipe("mnist-stylegan"), ["d_augment=", *[f"{k}={v}" for k, v in recipe_extra.items()]])
     groups = optimizer_groups("stylegan", model)

@@ -183,11 +183,14 @@ class Trainer:
         self.model = build_model(recipe, self.dataset).to(self.device)
         if recipe.init_from and not resume:
             self._start_from(recipe.init_from)
+        self.groups = optimizer_groups(recipe.family, self.model)
         if recipe.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        elif recipe.d_channels_last:  # NHWC weights make D's convolutions run in NHWC; G's stay NCHW
+            for child in self.groups["d"]:
+                getattr(self.model, child).to(memory_format=torch.channels_last)
         self.model.train()
         self.view, self.wrappers = D.training_view(self.model, self.info, self.device)
-        self.groups = optimizer_groups(recipe.family, self.model)
         self.base_lrs = {"g": recipe.lr_g, "d": recipe.lr_d, "model": recipe.lr}  # per optimizer, before any decay
         self.optimizers = {
             name: make_optimizer(recipe, [p for child in children for p in getattr(self.model, child).parameters()],

@@ -95,6 +95,10 @@ class Recipe:
 
     # speed
     channels_last: bool = True  # NHWC convolutions: about +13% on our CPUs
+    # the discriminator (critic) alone in NHWC, the generator in NCHW (with channels_last=false):
+    # StyleGAN's D runs three passes a step plus R1's double backward and gains from NHWC, while
+    # its AdaIN generator loses (python -m bench train --models stylegan --variants)
+    d_channels_last: bool = False
     # D sees [real; fake] as one batch (D and G steps): BatchNorm statistics then cover both
     # halves, so D can see what separate batches hide (a shift shared by all fakes); faster too
     fuse_d: bool = False
@@ -359,10 +363,14 @@ RECIPES: dict[str, Recipe] = {
             beta1=0.0,
             beta2=0.99,
             sample_every=250,
-            # NCHW: a StyleGAN-32 step ran 0.89x the plain loop's time in NCHW against 0.94x in
-            # channels_last (python -m bench train --models stylegan --variants, 2-core EPYC, AVX-512);
-            # the bundled checkpoint was trained in channels_last (the same maths, other rounding)
+            # G in NCHW, D alone in channels_last (python -m bench train --models stylegan --variants,
+            # 41 turns, twice; stop 36, 2-core Xeon with AVX-512 and AMX): a step took 0.81x / 0.80x the
+            # plain loop's time, against 0.85x / 0.86x all NCHW and 0.82x / 0.83x all channels_last.
+            # Stop 28 (2-core EPYC, AVX-512) had all NCHW at 0.89x against 0.94x all channels_last; D
+            # alone was not tried there. The bundled checkpoint was trained all channels_last (the same
+            # maths, other rounding). faces-stylegan (width 96) gained ~1% from it: left NCHW
             channels_last=False,
+            d_channels_last=True,
         ),
         Recipe(
             name="mnist-classifier",
@@ -789,5 +797,13 @@ def validate(recipe: Recipe) -> None:
         raise RecipeError(f"g_ema must be in [0, 1) (0: off), got {recipe.g_ema}")
     if not 0.0 <= recipe.d_label_flip < 0.5:
         raise RecipeError(f"d_label_flip must be in [0, 0.5), got {recipe.d_label_flip}")
+    if recipe.d_channels_last:
+        from training.steps import GENERATOR_CHILDREN
+
+        if recipe.family not in GENERATOR_CHILDREN:
+            raise RecipeError(f"d_channels_last: {recipe.family} has no discriminator")
+        if recipe.channels_last:
+            raise RecipeError("d_channels_last puts the discriminator alone in channels_last, but channels_last=true "
+                              "already puts the whole model there: set channels_last=false as well")
     if recipe.dataset == "folder" and not recipe.data_path:
         raise RecipeError(f"{recipe.name} trains on your images: pass --set data_path=FOLDER_OR_ZIP")
