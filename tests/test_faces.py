@@ -92,7 +92,7 @@ def test_labels_match_pixels():
 
 def test_faces_are_deterministic_and_cached(tmp_path):
     first = faces("biased", n=6, image_size=32)
-    cached = list((tmp_path / "cache" / "gan-studio" / "faces").glob("biased-*-train-s0-n6-32px-*.npz"))
+    cached = list((tmp_path / "cache" / "faces").glob("biased-*-train-s0-n6-32px-*.npz"))
     assert len(cached) == 1
     again = faces("biased", n=6, image_size=32)  # from the cache
     fresh = faces("biased", n=6, image_size=32, cache=False)
@@ -153,3 +153,17 @@ def test_attribute_classifier_one_step_lowers_the_multilabel_loss():
 def test_worlds_are_frozen_data():
     with pytest.raises(dataclasses.FrozenInstanceError):
         WORLDS["biased"].p_hat = 0.9
+
+
+def test_the_caches_share_one_root(tmp_path, monkeypatch):
+    """$GAN_STUDIO_CACHE, else $XDG_CACHE_HOME/gan-studio, else ~/.cache/gan-studio; a folder per kind
+    (the faces, the metrics and the apply labs are each seen writing under theirs in their tests)."""
+    from studio.cache import cache_dir
+
+    assert cache_dir("faces") == tmp_path / "cache" / "faces"  # the fixture's $GAN_STUDIO_CACHE
+    monkeypatch.delenv("GAN_STUDIO_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir("metrics") == tmp_path / "xdg" / "gan-studio" / "metrics"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir("apply") == tmp_path / "home" / ".cache" / "gan-studio" / "apply"

@@ -5,7 +5,7 @@ is one (a page refresh or a second browser tab finds it again: jobs live in the 
 not in a session), a finished one from the disk cache (JSON, never pickle), or a new thread.
 ``Job.progress`` / ``Job.message`` say what it is doing; ``Job.result`` is the experiment's dict.
 
-Cache: ``$GAN_STUDIO_CACHE/apply`` (default ``~/.cache/gan-studio/apply``), one JSON file per
+Cache: ``studio.cache``'s ``apply`` folder (``$GAN_STUDIO_CACHE/apply``, by default ``~/.cache/gan-studio/apply``), one JSON file per
 (kind, settings); delete it to measure again.
 """
 
@@ -18,14 +18,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from studio.cache import cache_dir
 from studio.errors import DataError
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("GAN_STUDIO_CACHE") or Path.home() / ".cache" / "gan-studio"
-    return Path(root) / "apply"
 
 
 def _runner(kind: str) -> Callable[..., dict]:
@@ -73,7 +68,7 @@ _LOCK = threading.Lock()
 
 
 def _read_cache(key: str) -> dict | None:
-    path = cache_dir() / f"{key}.json"
+    path = cache_dir("apply") / f"{key}.json"
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -83,7 +78,7 @@ def _read_cache(key: str) -> dict | None:
 
 def _write_cache(job: Job) -> None:
     try:
-        folder = cache_dir()
+        folder = cache_dir("apply")
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{job.key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"kind": job.kind, "settings": job.settings, "seconds": job.elapsed, "result": job.result}))

@@ -9,8 +9,8 @@
 
 The formulas are in ``studio.audit.measures``, the networks in ``studio.audit.features``. The
 reference's features are cached per (dataset and split, image size, extractor and resize, weights)
-under the user's cache directory ($GAN_STUDIO_CACHE, else $XDG_CACHE_HOME/gan-studio, else
-~/.cache/gan-studio), computed once; folders of images are read afresh each time.
+in the user's cache (``studio.cache``: ``$GAN_STUDIO_CACHE/metrics``, by default
+``~/.cache/gan-studio/metrics``), computed once; folders of images are read afresh each time.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from studio.audit import features as feature_nets
 from studio.audit import measures, sources
+from studio.cache import cache_dir
 from studio.errors import DataError
 
 METRICS = ("fid", "kid", "is", "pr", "dc")
@@ -65,13 +65,6 @@ def extract(source: sources.ImageSource, extractor: feature_nets.Extractor, *, k
     return Features(stats, np.concatenate(kept) if keep else None, np.concatenate(kept_logits) if logits else None)
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("GAN_STUDIO_CACHE") or (
-        Path(os.environ["XDG_CACHE_HOME"]) / "gan-studio" if os.environ.get("XDG_CACHE_HOME")
-        else Path.home() / ".cache" / "gan-studio")
-    return Path(root) / "metrics"
-
-
 def reference_features(reference: sources.ImageSource, extractor: feature_nets.Extractor, *,
                        progress: Progress | None = None) -> tuple[Features, bool]:
     """(features of every reference image, whether they came from the cache). Bundled datasets are
@@ -79,7 +72,7 @@ def reference_features(reference: sources.ImageSource, extractor: feature_nets.E
     if reference.kind != "dataset":
         return extract(reference, extractor, progress=progress, stage="reference"), False
     key = f"v{CACHE_VERSION}-{reference.name}-{reference.image_size}px-{extractor.label}-{extractor.fingerprint}"
-    path = cache_dir() / (re.sub(r"[^A-Za-z0-9._-]+", "_", key) + ".npz")
+    path = cache_dir("metrics") / (re.sub(r"[^A-Za-z0-9._-]+", "_", key) + ".npz")
     if path.is_file():
         try:
             with np.load(path) as saved:

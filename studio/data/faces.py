@@ -21,7 +21,7 @@ glasses example) and makes light-skinned faces smile more often; ``fair`` has th
 rates with every attribute independent. ``World.correlation(a, b)`` is the exact value.
 
 Faces are a pure function of (world, split, seed, index, image size), rendered once into the
-user's cache directory (``$XDG_CACHE_HOME/gan-studio/faces`` or ``~/.cache/gan-studio/faces``)
+user's cache (``studio.cache``: ``$GAN_STUDIO_CACHE/faces``, by default ``~/.cache/gan-studio/faces``)
 with a progress bar: about 3-6 ms a face on one core.
 
     from studio.data.faces import faces
@@ -39,11 +39,11 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from studio.cache import cache_dir
 from studio.data.mnist import ImageTensorDataset
 from studio.errors import DataError
 
@@ -269,11 +269,6 @@ def sample_faces(world: str | World, n: int, split: str = "train", seed: int = 0
     return table
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("GAN_STUDIO_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "gan-studio" / "faces"
-
-
 def render_faces(table: dict[str, np.ndarray], image_size: int, *, workers: int | None = None,
                  progress: bool = True) -> np.ndarray:
     """(N, S, S, 3) uint8 for a table from ``sample_faces``, on ``workers`` processes."""
@@ -336,7 +331,7 @@ def faces(world: str | World = "biased", n: int | None = None, image_size: int =
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 200_000:
         raise DataError(f"faces: n must be an integer from 1 to 200,000, got {n!r}")
     table = sample_faces(world, n, split, seed)
-    path = cache_dir() / f"{world.name}-{world.key()}-{split}-s{seed}-n{n}-{image_size}px-v{RENDER_VERSION}.npz"
+    path = cache_dir("faces") / f"{world.name}-{world.key()}-{split}-s{seed}-n{n}-{image_size}px-v{RENDER_VERSION}.npz"
     pixels = None
     if cache and path.is_file():
         try:
