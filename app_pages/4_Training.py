@@ -313,7 +313,7 @@ def health_panel(run: live.Run, log: dict) -> None:
     st.markdown("**Health**")
     quality = None
     checkpoint = run.latest_checkpoint
-    mnist = run.config.get("dataset") == "mnist" and run.config.get("channels") == 1
+    mnist = live.judged_as_digits(run.config.get("dataset"), run.config.get("channels"))
     logged = live.logged_quality(log.get("markers", []), run.checkpoints[-1]) if checkpoint is not None else None
     if logged is not None:  # the trainer judged its own checkpoint (recipes with fid_every)
         quality = logged

@@ -164,3 +164,16 @@ def test_the_recognisable_digits_trend_plots_each_judged_checkpoint_against_the_
     again, _ = gradio_app.train_trend(state, shown)
     assert again == gradio_app.gr.skip()
     assert gradio_app.train_trend({"run": "r"}, shown) == (None, None)  # another run, not judged: cleared
+
+
+def test_only_one_channel_mnist_runs_are_judged_by_the_digit_classifier():
+    """The trainer and the training tab ask the same question (studio.live.judged_as_digits)."""
+    from studio import live
+    from studio.models import DigitClassifier
+    from training.sample_quality import quality_classifier
+
+    assert live.judged_as_digits("mnist", 1)
+    assert not live.judged_as_digits("mnist", 3) and not live.judged_as_digits("faces", 1)
+    assert not live.judged_as_digits(None, None)  # a run.json without them
+    assert isinstance(quality_classifier("mnist", 1), DigitClassifier)
+    assert quality_classifier("mnist", 3) is None and quality_classifier("faces", 3) is None

@@ -68,9 +68,10 @@ def quality_event(model: torch.nn.Module, step: int, classifier=None) -> dict:
 def quality_classifier(dataset: str, channels: int):
     """The judge the training tab uses for a run on ``dataset`` (the bundled digit classifier for
     one-channel MNIST), or None: then the quality events carry the diversity score alone."""
-    if dataset != "mnist" or channels != 1:
+    from studio.live.health import judged_as_digits, load_classifier
+
+    if not judged_as_digits(dataset, channels):
         return None
-    from studio.live.health import load_classifier
 
     try:
         return load_classifier()

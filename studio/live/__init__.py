@@ -16,8 +16,8 @@ at call time, so importing ``studio`` never imports the engine. Nothing here imp
 
 from studio.live.device import device_stats, devices
 from studio.live.events import EventLog
-from studio.live.health import (BANDS, COLLAPSE_MIN_STEP, Band, Signal, checkpoint_quality, health, load_classifier,
-                                logged_quality, model_quality, recognisable_text)
+from studio.live.health import (BANDS, COLLAPSE_MIN_STEP, Band, Signal, checkpoint_quality, health, judged_as_digits,
+                                load_classifier, logged_quality, model_quality, recognisable_text)
 from studio.live.launch import (FOLDER_RECIPE, FORM_FIELDS, IMAGE_SIZES, MAX_DATA_UPLOAD_MB, MODEL_FIELDS, REPO_ROOT,
                                 UPLOADS_DIR, build_command, check_data_path, command_text, format_value, gan_recipes,
                                 overrides_for, recipe_defaults, resolve, resume_command, resume_run, save_data_upload,
@@ -29,7 +29,7 @@ __all__ = [
     "BANDS", "COLLAPSE_MIN_STEP", "FOLDER_RECIPE", "FORM_FIELDS", "IMAGE_SIZES", "LOG_NAME",
     "MAX_DATA_UPLOAD_MB", "MAX_RUNS_ENV", "MODEL_FIELDS", "PENDING_DIR", "REPO_ROOT", "STARTUP_TIMEOUT_S",
     "UPLOADS_DIR", "Band", "build_command", "busy", "check_data_path", "checkpoint_quality", "command_text",
-    "device_stats", "devices", "EventLog", "format_value", "gan_recipes", "health", "LaunchError", "list_runs",
+    "device_stats", "devices", "EventLog", "format_value", "gan_recipes", "health", "judged_as_digits", "LaunchError", "list_runs",
     "load_classifier", "log_path", "logged_quality", "max_runs", "model_quality", "overrides_for", "pid_alive",
     "read_run", "recipe_defaults", "recognisable_text", "resolve", "resume_command", "resume_run", "Run",
     "runs_root", "RunsBusy", "save_data_upload", "Signal", "start_run", "stop_run", "tail_log",

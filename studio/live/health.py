@@ -122,6 +122,13 @@ def health(log: dict, run: Run, quality: Mapping[str, Any] | None = None, *, win
     return signals
 
 
+def judged_as_digits(dataset: str | None, channels: int | None) -> bool:
+    """Whether the bundled digit classifier judges a run's samples: one-channel MNIST runs only (the
+    trainer's verdicts and the training tab's health panel both ask here); others get the diversity
+    score alone."""
+    return dataset == "mnist" and channels == 1
+
+
 def load_classifier(source: str = "mnist-classifier"):
     """The bundled digit classifier on the CPU (CheckpointError if it is not trained yet)."""
     from studio import checkpoints
