@@ -7,8 +7,9 @@ the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's
 
 Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
 default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
-/train_start, /train_status, /train_stop, /train_resume, /segment, /augment, /transfer, /semisupervised,
-/evaluate, /fid_curve, /truncation_metrics, /feature_map, /fid_disagreement. Heavy work runs one at a time, light
+/train_start, /train_status, /train_stop, /train_resume, /edit, /bias_audit, /style_mix, /w_truncation,
+/stochastic_variation, /segment, /augment, /transfer, /semisupervised, /evaluate, /fid_curve,
+/truncation_metrics, /feature_map, /fid_disagreement. Heavy work runs one at a time, light
 work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
 """
 
@@ -480,6 +481,20 @@ def style_mix(model=api.DEFAULT_STYLEGAN, rows="0, 1, 2, 3", columns="4, 5, 6, 7
     return shown(result.grid), result.recipe, result.note
 
 
+@gpu
+@studio_errors
+def w_truncation(model=api.DEFAULT_STYLEGAN, seed=0, psi=0.7, cutoff=-1, threshold=0.7):
+    result = api.w_truncation(model, seed, psi, cutoff, threshold)
+    return shown(result.w_grid), shown(result.z_grid), result.note
+
+
+@gpu
+@studio_errors
+def stochastic_variation(model=api.DEFAULT_STYLEGAN, seed=0, noise_seed=0, noise_at="all", psi=1.0, cutoff=-1):
+    result = api.stochastic_variation(model, seed, noise_seed, noise_at, psi, cutoff)
+    return shown(result.draws), result.std_map, result.note
+
+
 def stylegan_names() -> list[str]:
     try:
         return [e.name for e in zoo.entries() if e.family == "stylegan" and e.availability != "missing"]
@@ -653,6 +668,39 @@ def build() -> gr.Blocks:
                         mix_recipe = gr.Code(label="Recipe (JSON): reproduces this matrix", language="json")
                     with gr.Column():
                         idea(ideas.STYLE_MIXING)
+                gr.Markdown("### Truncation in W next to truncation in z\n"
+                            "The same 16 seeds twice: on the left w' = w_avg + ψ (w − w_avg) on the first *cutoff* "
+                            "layers (ψ = 1 changes nothing, 0 is the average image); on the right the course's "
+                            "trick, z redrawn until every |z_i| ≤ τ.")
+                with gr.Row():
+                    wt_seed = gr.Number(label="First seed", value=0, precision=0, minimum=0)
+                    wt_psi = gr.Slider(*api.PSI_RANGE, value=0.7, step=0.05, label="ψ (W)")
+                    wt_cutoff = gr.Number(label="Cutoff (layers; -1: none, every layer)", value=-1, precision=0)
+                    wt_threshold = gr.Slider(0.1, 3.0, value=0.7, step=0.1, label="τ (z)")
+                wt_button = gr.Button("Truncate in W and in z")
+                with gr.Row():
+                    wt_w = gr.Image(label="W space: ψ and cutoff", format="png", interactive=False,
+                                    elem_classes="pixels", elem_id="wt-w", height=300)
+                    wt_z = gr.Image(label="z space: |z_i| ≤ τ", format="png", interactive=False,
+                                    elem_classes="pixels", elem_id="wt-z", height=300)
+                wt_note = gr.Markdown()
+                gr.Markdown("### Stochastic variation\n"
+                            "One w under 16 draws of the per-layer noise: what changes is what the noise draws "
+                            "(fine details), and the standard deviation map shows where. Switch noise off at some "
+                            "resolutions to see which layers draw what.")
+                with gr.Row():
+                    var_seed = gr.Number(label="Seed of w", value=0, precision=0, minimum=0)
+                    var_noise_seed = gr.Number(label="Noise seed", value=0, precision=0, minimum=0, maximum=api.MAX_SEED)
+                    var_noise_at = gr.Textbox(label="Noise on at", value="all",
+                                              info="all, none, or resolutions such as 16, 32")
+                var_button = gr.Button("Draw the noise")
+                with gr.Row():
+                    var_draws = gr.Image(label="16 noise draws of one w", format="png", interactive=False,
+                                         elem_classes="pixels", elem_id="var-draws", height=300)
+                    var_std = gr.Image(label="Per-pixel standard deviation over the draws (black: no change)",
+                                       format="png", interactive=False, elem_classes="pixels", elem_id="var-std",
+                                       height=300)
+                var_note = gr.Markdown()
 
             applied = apply_tabs()
             evaluation_tab()  # issue 15: its own listeners
@@ -681,6 +729,10 @@ def build() -> gr.Blocks:
         resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
         mix_button.click(style_mix, [mix_model, mix_rows, mix_columns, mix_crossover, mix_psi, mix_cutoff, mix_noise,
                                      mix_noise_seed], [mix_grid, mix_recipe, mix_note], api_name="style_mix", **HEAVY)
+        wt_button.click(w_truncation, [mix_model, wt_seed, wt_psi, wt_cutoff, wt_threshold], [wt_w, wt_z, wt_note],
+                        api_name="w_truncation", **HEAVY)
+        var_button.click(stochastic_variation, [mix_model, var_seed, var_noise_seed, var_noise_at, mix_psi, mix_cutoff],
+                         [var_draws, var_std, var_note], api_name="stochastic_variation", **HEAVY)
 
         applied["seg_button"].click(segment, applied["seg_tile"], applied["seg_outputs"], api_name="segment", **LIGHT)
         for kind, fn in (("aug", augment), ("tr", transfer)):

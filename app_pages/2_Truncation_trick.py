@@ -108,8 +108,8 @@ if explore.mixing.is_stylegan(model):
         shared.show_image(imaging.grid(explore.mixing.w_truncated(model, int(seed), psi, cutoff, n=SAMPLES), nrow=4),
                           width=300, caption=f"w space: w' = w̄ + ψ (w − w̄), ψ = {psi:g} (seeds {int(seed)}-{int(seed) + SAMPLES - 1})")
     with z_column:
-        shared.show_image(imaging.grid(explore.truncated(model, 0.7, n=SAMPLES, seed=int(seed)), nrow=4), width=300,
-                          caption="z space: the course's truncation at τ = 0.7, same seed")
+        shared.show_image(imaging.grid(explore.mixing.z_truncated(model, int(seed), 0.7, n=SAMPLES), nrow=4), width=300,
+                          caption=f"z space: the course's truncation at τ = 0.7, the same seeds ({int(seed)}-{int(seed) + SAMPLES - 1})")
     st.caption("The style-mixing page mixes these styles by resolution.")
 else:
     st.info(

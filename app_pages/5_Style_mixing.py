@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _shared as shared
-from studio import explore, ideas, imaging
+from studio import ideas, imaging
 from studio.errors import DataError
 from studio.explore import mixing
 
@@ -141,8 +141,8 @@ with w_column:
                       caption=f"W space: ψ = {psi:g}, cutoff {'none' if recipe.cutoff is None else recipe.cutoff} (seeds {seed_w}-{seed_w + 15})")
 with z_column:
     threshold = st.slider("z-space threshold τ (the course's truncation)", 0.1, 3.0, 0.7, step=0.1, key=f"{PREFIX}_tau")
-    shared.show_image(imaging.grid(explore.truncated(model, threshold, n=16, seed=seed_w), nrow=4), width=300,
-                      caption=f"z space: |z_i| ≤ τ = {threshold:g} (seed {seed_w})")
+    shared.show_image(imaging.grid(mixing.z_truncated(model, seed_w, threshold, n=16), nrow=4), width=300,
+                      caption=f"z space: |z_i| ≤ τ = {threshold:g} (the same seeds {seed_w}-{seed_w + 15})")
 
 st.subheader("Stochastic variation")
 variation_seed = st.number_input("Seed of w", 0, 2**31 - 1, value=seed_w, step=1, key=f"{PREFIX}_var_seed")

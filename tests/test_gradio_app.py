@@ -70,6 +70,22 @@ def model(name: str):
     return checkpoints.load(name).model
 
 
+def test_every_public_endpoint_is_documented():
+    """The named endpoints the app serves are the ones README's API table and the app's docstring list."""
+    import re
+
+    import gradio_app
+
+    config = gradio_app.build().get_config_file()
+    public = {d["api_name"] for d in config["dependencies"] if d.get("api_name") and d.get("api_visibility") == "public"}
+    table = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `/")]
+    documented = {name for line in table for name in re.findall(r"`/(\w+)`", line.split(" | ")[0])}
+    assert public == documented, (public ^ documented)
+    listed = set(re.findall(r"/(\w+)", gradio_app.__doc__.split("Endpoints", 1)[1].split("Heavy work")[0]))
+    assert public <= listed, public - listed
+    assert {"style_mix", "w_truncation", "stochastic_variation"} <= public
+
+
 def app_error(client, api_name: str, *args, **kwargs) -> str:
     from gradio_client.exceptions import AppError
 
@@ -342,6 +358,15 @@ def test_style_mix_endpoint_matches_the_studio_and_its_recipe(client, runs_root,
     assert np.array_equal(api.style_mix_recipe(recipe).grid, expected.grid())
     assert "no layers at" in app_error(client, "/style_mix", str(run), "0", "1", "64", 1.0, -1, "const", 0)
     assert "needs a StyleGAN" in app_error(client, "/style_mix", "mnist-dcgan", "0", "1", "coarse", 1.0, -1, "const", 0)
+    # truncation in W beside z (the same seeds) and stochastic variation, as the studio draws them
+    w_grid, z_grid, note = client.predict(str(run), 3, 0.5, 2, 0.7, api_name="/w_truncation")
+    assert np.array_equal(pixels(w_grid), imaging.grid(explore.mixing.w_truncated(tiny, 3, 0.5, 2, n=16), nrow=4))
+    assert np.array_equal(pixels(z_grid), imaging.grid(explore.mixing.z_truncated(tiny, 3, 0.7, n=16), nrow=4))
+    draws, std_map, note = client.predict(str(run), 1, 6, "16", 1.0, -1, api_name="/stochastic_variation")
+    variation = explore.mixing.stochastic_variation(tiny, 1, n=16, noise_seed=6, noise_resolutions=[16])
+    assert np.array_equal(pixels(draws), imaging.grid(variation.images, nrow=4))
+    assert np.array_equal(pixels(std_map), explore.mixing.std_image(variation.std)) and "16x16" in note
+    assert "no layers at" in app_error(client, "/stochastic_variation", str(run), 0, 0, "64", 1.0, -1)
 
 
 # ----------------------------------------------------------------------------- evaluation (issue 15)

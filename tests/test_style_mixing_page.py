@@ -1,4 +1,5 @@
-"""The style-mixing page (AppTest), W truncation on the truncation page, and /style_mix in process."""
+"""The style-mixing page (AppTest), W truncation on the truncation page, and /style_mix,
+/w_truncation and /stochastic_variation in process."""
 
 from __future__ import annotations
 
@@ -88,6 +89,23 @@ def test_the_page_draws_the_matrix_and_the_crossover_changes_it(stylegan_env):
     assert "Seeds" in at.error[0].value
 
 
+def test_the_z_grid_shows_the_same_seeds_as_the_w_grid(stylegan_env):
+    """Both truncation panels draw seeds s .. s+15: untruncated, the z grid is the W grid at psi 1."""
+    from studio import imaging
+
+    at = start({"checkpoint": "tiny-stylegan", "rows": "3"})
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    expected = imaging.grid(mixing.z_truncated(stylegan_env, 3, 0.7, n=16), nrow=4)
+    assert np.array_equal(shrink(pixels(at, 2), expected), expected[..., 0]) and "seeds 3-18" in at.image[2].captions[0]
+    assert np.array_equal(mixing.z_truncated(stylegan_env, 3, None), mixing.w_truncated(stylegan_env, 3, 1.0))
+    assert not np.array_equal(mixing.z_truncated(stylegan_env, 3, 0.3), mixing.w_truncated(stylegan_env, 3, 1.0))
+    at.switch_page(TRUNCATION).run()  # the truncation page's StyleGAN panel: the same pairing
+    no_exception(at)
+    expected = imaging.grid(mixing.z_truncated(stylegan_env, 0, 0.7, n=16), nrow=4)
+    assert np.array_equal(shrink(pixels(at, len(at.image) - 1), expected), expected[..., 0])
+
+
 def test_a_link_reproduces_the_matrix_and_the_recipe_json_matches_it(stylegan_env):
     query = {"checkpoint": "tiny-stylegan", "rows": "3,4", "columns": "5", "crossover": "custom", "resolutions": "16",
              "psi": "0.5", "cutoff": "2", "noise_mode": "random", "noise_seed": "7"}
@@ -155,6 +173,38 @@ def test_style_mix_endpoint_in_process(stylegan_env):
         api.style_mix("tiny-dcgan")
     with pytest.raises(CheckpointError, match="unknown model"):
         api.style_mix("/etc/passwd")
+
+
+
+def test_w_truncation_and_stochastic_variation_endpoints_in_process(stylegan_env):
+    from studio import imaging
+
+    out = api.w_truncation("tiny-stylegan", seed=5, psi=0.5, cutoff=2, threshold=0.7)
+    assert np.array_equal(out.w_grid, imaging.grid(mixing.w_truncated(stylegan_env, 5, 0.5, 2, n=16), nrow=4))
+    assert np.array_equal(out.z_grid, imaging.grid(mixing.z_truncated(stylegan_env, 5, 0.7, n=16), nrow=4))
+    assert "first 2 of 6 layers" in out.note and "seeds 5-20" in out.note
+    same = api.w_truncation("tiny-stylegan", seed=5, psi=1.0, cutoff=-1, threshold=0)  # nothing truncated
+    assert np.array_equal(same.w_grid, same.z_grid)
+    for bad, match in (({"psi": 3}, "psi must be"), ({"cutoff": 9}, "cutoff"), ({"threshold": 5}, "truncation must be"),
+                       ({"seed": -1}, "seed")):
+        with pytest.raises(DataError, match=match):
+            api.w_truncation("tiny-stylegan", **bad)
+
+    out = api.stochastic_variation("tiny-stylegan", seed=2, noise_seed=4, noise_at="8, 16")
+    expected = mixing.stochastic_variation(stylegan_env, 2, n=16, noise_seed=4, noise_resolutions=[8, 16])
+    assert np.array_equal(out.draws, imaging.grid(expected.images, nrow=4))
+    assert np.array_equal(out.std_map, mixing.std_image(expected.std)) and out.std_max == pytest.approx(expected.std.max())
+    assert out.std_max > 0.01 and "8x8, 16x16" in out.note
+    quiet = api.stochastic_variation("tiny-stylegan", seed=2, noise_seed=4, noise_at="none")  # one image 16 times
+    assert quiet.std_max < 1e-6 and "no resolution" in quiet.note
+    assert np.array_equal(api.stochastic_variation("tiny-stylegan", 2, 4, "all").draws,
+                          imaging.grid(mixing.stochastic_variation(stylegan_env, 2, n=16, noise_seed=4).images, nrow=4))
+    with pytest.raises(DataError, match="no layers at"):
+        api.stochastic_variation("tiny-stylegan", noise_at="32")
+    with pytest.raises(DataError, match="noise resolution"):
+        api.stochastic_variation("tiny-stylegan", noise_at="fine grain")
+    with pytest.raises(DataError, match="needs a StyleGAN"):
+        api.stochastic_variation("tiny-dcgan")
 
 
 INTERPOLATION = "app_pages/1_Latent_interpolation.py"

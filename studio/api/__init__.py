@@ -94,15 +94,20 @@ from studio.api.latent import (  # noqa: F401
 from studio.api.mixing import (  # noqa: F401
     DEFAULT_STYLEGAN,
     PSI_RANGE,
+    StochasticVariation,
     StyleMix,
+    WTruncation,
     check_crossover,
     check_cutoff,
+    check_noise_at,
     check_psi,
     mix_recipe,
     parse_matrix_seeds,
+    stochastic_variation,
     style_mix,
     style_mix_recipe,
     stylegan_model,
+    w_truncation,
 )
 from studio.api.runs import (  # noqa: F401
     find_run,

@@ -1,4 +1,5 @@
-"""Endpoints for StyleGAN style mixing: the seed matrix, crossover, psi and its shareable recipe."""
+"""Endpoints for StyleGAN style mixing: the seed matrix, crossover, psi and its shareable recipe;
+truncation in W beside the course's truncation in z; stochastic variation (noise draws)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio import checkpoints, explore
-from studio.api.common import MAX_SEED, check_int, load_model
+from studio import checkpoints, explore, imaging
+from studio.api.common import MAX_SEED, check_int, check_truncation, load_model
 from studio.errors import DataError
 
 DEFAULT_STYLEGAN = "mnist-stylegan"
@@ -101,3 +102,70 @@ def style_mix_recipe(text: str | bytes) -> StyleMix:
     _, loaded = stylegan_model(recipe.model)
     matrix = explore.mixing.render_recipe(loaded.model, recipe)
     return StyleMix(matrix.grid(), recipe.to_json(), f"reproduced from the recipe (weights {recipe.weights})")
+
+
+SIDE = 16  # images in each of the W / z grids and noise draws: 4 x 4, as on the page
+
+
+@dataclass(frozen=True)
+class WTruncation:
+    w_grid: np.ndarray  # seeds seed .. seed + 15, w truncated: w_avg + psi (w - w_avg) on the first cutoff layers
+    z_grid: np.ndarray  # the same seeds' z truncated to |z_i| <= threshold (the course's trick)
+    note: str
+
+
+def w_truncation(model: str | None = DEFAULT_STYLEGAN, seed=0, psi=0.7, cutoff=None, threshold=0.7) -> WTruncation:
+    """/w_truncation: truncation in W (psi, cutoff) beside truncation in z (threshold) for the same seeds."""
+    _, loaded = stylegan_model(model)
+    m = loaded.model
+    seed = check_int("seed", seed, 0, MAX_SEED - SIDE)
+    psi, layers = check_psi(psi), check_cutoff(m, cutoff)
+    tau = check_truncation(threshold)
+    w_images = explore.mixing.w_truncated(m, seed, psi, layers, n=SIDE)
+    z_images = explore.mixing.z_truncated(m, seed, tau, n=SIDE)
+    cut = "every layer" if layers is None else f"the first {layers} of {m.num_ws} layers"
+    note = (f"W: w' = w_avg + {psi:g} (w - w_avg) on {cut}, seeds {seed}-{seed + SIDE - 1}. "
+            f"z: the same seeds' z with every |z_i| <= {'inf (none)' if tau is None else f'{tau:g}'} (entries "
+            "outside redrawn); at psi 1 and no threshold the two grids are the same images")
+    return WTruncation(imaging.grid(w_images, nrow=4), imaging.grid(z_images, nrow=4), note)
+
+
+def check_noise_at(model, value) -> list[int] | None:
+    """"all" / "" / None -> None (noise at every resolution); "none" -> []; or resolutions such as "16, 32"."""
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("", "all"):
+        return None
+    if text == "none":
+        return []
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p.strip()]
+    resolutions = sorted({check_int("each noise resolution", p, 4, 1024) for p in parts})
+    unknown = [r for r in resolutions if r not in model.resolutions]
+    if unknown:
+        raise DataError(f"noise_at: this model has no layers at {unknown}; its resolutions are {list(model.resolutions)}")
+    return resolutions
+
+
+@dataclass(frozen=True)
+class StochasticVariation:
+    draws: np.ndarray  # one w under 16 noise draws, 4 x 4
+    std_map: np.ndarray  # per-pixel standard deviation over the draws, as a heat image
+    std_max: float  # its largest value (pixels in [0, 1])
+    note: str
+
+
+def stochastic_variation(model: str | None = DEFAULT_STYLEGAN, seed=0, noise_seed=0, noise_at="all", psi=1.0,
+                         cutoff=None) -> StochasticVariation:
+    """/stochastic_variation: the same w (seed) under 16 random noise draws, noise on only at ``noise_at``."""
+    _, loaded = stylegan_model(model)
+    m = loaded.model
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    noise_seed = check_int("noise_seed", noise_seed, 0, MAX_SEED)
+    resolutions = check_noise_at(m, noise_at)
+    variation = explore.mixing.stochastic_variation(m, seed, n=SIDE, noise_seed=noise_seed, noise_resolutions=resolutions,
+                                                    psi=check_psi(psi), cutoff=check_cutoff(m, cutoff))
+    where = ("every resolution" if resolutions is None else "no resolution" if not resolutions
+             else ", ".join(f"{r}x{r}" for r in resolutions))
+    top = float(variation.std.max())
+    note = (f"One w (seed {seed}), {SIDE} noise draws (noise seed {noise_seed}), noise on at {where}: per-pixel "
+            f"standard deviation up to {top:.3f} (pixels in [0, 1]; 0 means the noise changed nothing)")
+    return StochasticVariation(imaging.grid(variation.images, nrow=4), explore.mixing.std_image(variation.std), top, note)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from studio import imaging
+from studio.explore.latent import truncated_normal
 from studio.errors import DataError
 
 NOISE_MODES = ("const", "random", "none")
@@ -128,6 +129,16 @@ def w_truncated(model, seed: int, psi: float, cutoff: int | None = None, n: int 
     """The ``n`` images of seeds seed..seed+n-1 with w truncated: w_avg + psi (w - w_avg) on layers [0, cutoff)."""
     _check(model, psi, cutoff, "const")
     return draw(model, styles(model, range(int(seed), int(seed) + n), psi, cutoff))
+
+
+@torch.no_grad()
+def z_truncated(model, seed: int, threshold: float | None, n: int = 16) -> np.ndarray:
+    """The course's truncation for the seeds of ``w_truncated`` (seed .. seed+n-1): each seed's z with
+    every |z_i| <= threshold (entries inside keep their values; None: untruncated), so that the W and
+    z grids show the same seeds and differ only by where the truncation acts."""
+    require_stylegan(model)
+    z = torch.cat([truncated_normal(1, model.latent_dim, threshold, s) for s in range(int(seed), int(seed) + n)])
+    return draw(model, model.mapping(z.to(model.w_avg.device)))
 
 
 @dataclass
