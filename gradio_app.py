@@ -7,7 +7,7 @@ the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's
 
 Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
 default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
-/train_start, /train_status, /train_stop, /train_resume, /edit, /bias_audit, /style_mix, /w_truncation,
+/train_start, /train_status, /train_stop, /train_resume, /edit, /bias_audit, /style_mix, /style_mix_recipe, /w_truncation,
 /stochastic_variation, /segment, /augment, /transfer, /semisupervised, /evaluate, /fid_curve,
 /truncation_metrics, /feature_map, /fid_disagreement. Heavy work runs one at a time, light
 work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
@@ -483,6 +483,27 @@ def style_mix(model=api.DEFAULT_STYLEGAN, rows="0, 1, 2, 3", columns="4, 5, 6, 7
 
 @gpu
 @studio_errors
+def style_mix_recipe(recipe=""):
+    result = api.style_mix_recipe(recipe)
+    return shown(result.grid), result.recipe, result.note
+
+
+@studio_errors
+def read_recipe_file(path):
+    """An uploaded recipe file's text, for the recipe box (a recipe is small; anything large is refused)."""
+    if path is None:
+        return ""
+    size = Path(path).stat().st_size
+    if size > api.MAX_RECIPE_BYTES:
+        raise DataError(f"a recipe is a small JSON file; this one has {size:,} bytes")
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError("the recipe file is not text (a recipe is JSON)") from None
+
+
+@gpu
+@studio_errors
 def w_truncation(model=api.DEFAULT_STYLEGAN, seed=0, psi=0.7, cutoff=-1, threshold=0.7):
     result = api.w_truncation(model, seed, psi, cutoff, threshold)
     return shown(result.w_grid), shown(result.z_grid), result.note
@@ -666,6 +687,12 @@ def build() -> gr.Blocks:
                                             interactive=False, elem_classes="pixels", elem_id="mix-grid", height=360)
                         mix_note = gr.Markdown()
                         mix_recipe = gr.Code(label="Recipe (JSON): reproduces this matrix", language="json")
+                        with gr.Accordion("Open a recipe", open=False):
+                            open_text = gr.Textbox(label="Recipe JSON (paste it, or upload the file)", lines=4,
+                                                   elem_id="mix-open-text")
+                            with gr.Row():
+                                open_file = gr.UploadButton("Upload a recipe (.json)", file_types=[".json"])
+                                open_button = gr.Button("Draw the recipe")
                     with gr.Column():
                         idea(ideas.STYLE_MIXING)
                 gr.Markdown("### Truncation in W next to truncation in z\n"
@@ -729,6 +756,9 @@ def build() -> gr.Blocks:
         resume_button.click(train_resume, [train_run, train_steps], train_state, api_name="train_resume", **HEAVY)
         mix_button.click(style_mix, [mix_model, mix_rows, mix_columns, mix_crossover, mix_psi, mix_cutoff, mix_noise,
                                      mix_noise_seed], [mix_grid, mix_recipe, mix_note], api_name="style_mix", **HEAVY)
+        open_file.upload(read_recipe_file, open_file, open_text, api_visibility="private")
+        open_button.click(style_mix_recipe, open_text, [mix_grid, mix_recipe, mix_note], api_name="style_mix_recipe",
+                          **HEAVY)
         wt_button.click(w_truncation, [mix_model, wt_seed, wt_psi, wt_cutoff, wt_threshold], [wt_w, wt_z, wt_note],
                         api_name="w_truncation", **HEAVY)
         var_button.click(stochastic_variation, [mix_model, var_seed, var_noise_seed, var_noise_at, mix_psi, mix_cutoff],

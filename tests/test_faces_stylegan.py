@@ -108,6 +108,9 @@ def test_the_bundled_faces_stylegan_mixes_in_colour_through_the_api_and_its_card
     assert out.grid.ndim == 3 and out.grid.shape[2] == 3 and np.array_equal(out.grid, fine.grid())
     assert json.loads(out.recipe)["model"] == "faces-stylegan"
     assert not np.array_equal(out.grid, api.style_mix("faces-stylegan", rows="0, 1", columns="2, 3").grid)
+    assert np.array_equal(api.style_mix_recipe(out.recipe).grid, out.grid)
+    # a bare /style_mix_recipe draws the recipe of /style_mix's defaults (the bundled mnist-stylegan)
+    assert np.array_equal(api.style_mix_recipe("").grid, api.style_mix().grid)
     metrics = json.loads((CHECKPOINTS / "faces-stylegan" / "config.json").read_text())["studio"]["metrics"]
     card = (CHECKPOINTS / "faces-stylegan" / "README.md").read_text()
     for name in bundle.FACE_PARTS:

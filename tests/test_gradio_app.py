@@ -86,6 +86,23 @@ def test_every_public_endpoint_is_documented():
     assert {"style_mix", "w_truncation", "stochastic_variation"} <= public
 
 
+def test_an_uploaded_recipe_file_fills_the_recipe_box_and_odd_files_are_refused(tmp_path):
+    import gradio as gr
+
+    import gradio_app
+
+    good = tmp_path / "style-mix.json"
+    good.write_text('{"kind": "gan-studio/style-mix"}', encoding="utf-8")
+    assert gradio_app.read_recipe_file(str(good)) == '{"kind": "gan-studio/style-mix"}'
+    assert gradio_app.read_recipe_file(None) == ""
+    big, binary = tmp_path / "big.json", tmp_path / "binary.json"
+    big.write_bytes(b" " * (gradio_app.api.MAX_RECIPE_BYTES + 1))
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for path, message in ((big, "small JSON file"), (binary, "not text")):
+        with pytest.raises(gr.Error, match=message):
+            gradio_app.read_recipe_file(str(path))
+
+
 def app_error(client, api_name: str, *args, **kwargs) -> str:
     from gradio_client.exceptions import AppError
 
@@ -356,6 +373,11 @@ def test_style_mix_endpoint_matches_the_studio_and_its_recipe(client, runs_root,
     assert json.loads(recipe)["resolutions"] == [16] and "layers [4, 5]" in note
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(runs_root))  # the recipe names the run as the server sees it
     assert np.array_equal(api.style_mix_recipe(recipe).grid, expected.grid())
+    again, again_recipe, again_note = client.predict(recipe, api_name="/style_mix_recipe")  # opened again: same pixels
+    assert np.array_equal(pixels(again), expected.grid()) and json.loads(again_recipe) == json.loads(recipe)
+    assert "not JSON" in app_error(client, "/style_mix_recipe", "{half a recipe")
+    other = json.dumps({**json.loads(recipe), "weights": "0" * 16})
+    assert "other weights" in app_error(client, "/style_mix_recipe", other)
     assert "no layers at" in app_error(client, "/style_mix", str(run), "0", "1", "64", 1.0, -1, "const", 0)
     assert "needs a StyleGAN" in app_error(client, "/style_mix", "mnist-dcgan", "0", "1", "coarse", 1.0, -1, "const", 0)
     # truncation in W beside z (the same seeds) and stochastic variation, as the studio draws them

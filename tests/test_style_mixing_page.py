@@ -173,6 +173,11 @@ def test_style_mix_endpoint_in_process(stylegan_env):
         api.style_mix("tiny-dcgan")
     with pytest.raises(CheckpointError, match="unknown model"):
         api.style_mix("/etc/passwd")
+    with pytest.raises(DataError, match="small JSON file"):
+        api.style_mix_recipe(out.recipe + " " * api.MAX_RECIPE_BYTES)
+    hostile = json.dumps({**json.loads(out.recipe), "model": "/etc/passwd"})
+    with pytest.raises(CheckpointError, match="unknown model"):
+        api.style_mix_recipe(hostile)
 
 
 

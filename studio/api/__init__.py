@@ -93,6 +93,7 @@ from studio.api.latent import (  # noqa: F401
 )
 from studio.api.mixing import (  # noqa: F401
     DEFAULT_STYLEGAN,
+    MAX_RECIPE_BYTES,
     PSI_RANGE,
     StochasticVariation,
     StyleMix,

@@ -96,9 +96,18 @@ def style_mix(model: str | None = DEFAULT_STYLEGAN, rows="0, 1, 2, 3", columns="
     return StyleMix(matrix.grid(), recipe.to_json(), note)
 
 
-def style_mix_recipe(text: str | bytes) -> StyleMix:
-    """/style_mix_recipe: open a saved recipe JSON and draw it again (the same pixels)."""
-    recipe = explore.mixing.MixRecipe.from_json(text)
+MAX_RECIPE_BYTES = 64 * 1024  # a recipe is a few hundred bytes
+
+
+def style_mix_recipe(text: str | bytes | None = None) -> StyleMix:
+    """/style_mix_recipe: open a saved recipe JSON and draw it again (the same pixels); none: the
+    recipe of /style_mix's defaults."""
+    if text is None or not str(text if isinstance(text, str) else "x").strip():
+        recipe = mix_recipe()
+    elif len(text) > MAX_RECIPE_BYTES:
+        raise DataError(f"a recipe is a small JSON file; this one has {len(text):,} characters (at most {MAX_RECIPE_BYTES:,})")
+    else:
+        recipe = explore.mixing.MixRecipe.from_json(text)
     _, loaded = stylegan_model(recipe.model)
     matrix = explore.mixing.render_recipe(loaded.model, recipe)
     return StyleMix(matrix.grid(), recipe.to_json(), f"reproduced from the recipe (weights {recipe.weights})")
