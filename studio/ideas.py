@@ -150,13 +150,17 @@ STYLE_MIXING = Idea(
     "stroke texture and colour. **Noise** added at each layer (scaled per channel) draws the "
     "stochastic details; the per-pixel standard deviation over 16 noise draws shows where. "
     "**Truncation in W** pulls $w$ towards the average style $\\bar w$ on the first *cutoff* layers "
-    "(no cutoff: all layers): $\\psi = 1$ changes nothing, $\\psi = 0$ is the average image.",
+    "(no cutoff: all layers): $\\psi = 1$ changes nothing, $\\psi = 0$ is the average image. "
+    "AdaIN's blind spot: it normalises each map by that map's own statistics, so a generator can plant one "
+    "strong spike that sets them. StyleGAN2 calls these **droplets** and replaced AdaIN because of them; "
+    "faces-stylegan draws one as a white speck in the bottom-left corner.",
     formula=r"\mathrm{AdaIN}(x_i, y) = y_{s,i}\,\frac{x_i - \mu(x_i)}{\sigma(x_i)} + y_{b,i}"
     r"\qquad w' = \bar w + \psi\,(w - \bar w)",
     papers=(
         ("Karras, Laine & Aila 2019, StyleGAN", "https://arxiv.org/abs/1812.04948"),
         ("Karras et al. 2018, Progressive Growing of GANs", "https://arxiv.org/abs/1710.10196"),
         ("Huang & Belongie 2017, AdaIN", "https://arxiv.org/abs/1703.06868"),
+        ("Karras et al. 2020, StyleGAN2 (droplets, section 2)", "https://arxiv.org/abs/1912.04958"),
     ),
 )
 
