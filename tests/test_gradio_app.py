@@ -340,6 +340,42 @@ def test_every_tab_shows_its_output_in_chromium(server, client):
         browser.close()
 
 
+def test_the_style_mixing_tab_shows_the_studios_pictures_in_chromium(server):
+    """Matrix, W beside z, and the noise draws with their std map: what Chromium shows is, pixel for
+    pixel, what ``studio.api`` computes for the tab's default inputs (the bundled mnist-stylegan)."""
+    import io
+    import urllib.request
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from studio import api
+
+    assert CHROMIUM.exists(), chromium_missing()
+    truncation, variation = api.w_truncation(), api.stochastic_variation()
+    expected = {"#mix-grid": api.style_mix().grid, "#wt-w": truncation.w_grid, "#wt-z": truncation.z_grid,
+                "#var-draws": variation.draws, "#var-std": variation.std_map}
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        page.goto(server)
+        open_tab(page, "Style mixing")
+        panel = page.get_by_role("tabpanel")
+        expect(panel.get_by_text("The idea").first).to_be_visible(timeout=30_000)
+        for button in ("Mix", "Truncate in W and in z", "Draw the noise"):
+            panel.get_by_role("button", name=button, exact=True).click()
+        for selector, want in expected.items():
+            shown = page.locator(f"{selector} img")
+            expect(shown).to_be_visible(timeout=90_000)
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
+            with urllib.request.urlopen(shown.get_attribute("src")) as response:
+                got = np.asarray(Image.open(io.BytesIO(response.read())))
+            assert np.array_equal(got[..., None] if got.ndim == 2 else got, want), selector
+        expect(page.locator("#var-std")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "gradio-style-mixing.png"), full_page=True)
+        browser.close()
+
+
 # ----------------------------------------------------------------------------- style mixing (StyleGAN)
 
 
