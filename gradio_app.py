@@ -60,6 +60,11 @@ def shown(image):
     return None if image is None else image[..., 0] if image.shape[-1] == 1 else image
 
 
+def picture(label: str, elem_id: str, height: int = 300) -> gr.Image:
+    """An output image shown enlarged without blurring (the small grids of the StyleGAN sections)."""
+    return gr.Image(label=label, format="png", interactive=False, elem_classes="pixels", elem_id=elem_id, height=height)
+
+
 def output_file(data: bytes, suffix: str) -> str:
     OUTPUTS.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=OUTPUTS, suffix=suffix, delete=False) as file:
@@ -683,8 +688,7 @@ def build() -> gr.Blocks:
                             mix_noise_seed = gr.Number(label="Noise seed", value=0, precision=0, minimum=0,
                                                        maximum=api.MAX_SEED)
                         mix_button = gr.Button("Mix", variant="primary")
-                        mix_grid = gr.Image(label="Mixing matrix: columns on top, rows on the left", format="png",
-                                            interactive=False, elem_classes="pixels", elem_id="mix-grid", height=360)
+                        mix_grid = picture("Mixing matrix: columns on top, rows on the left", "mix-grid", height=360)
                         mix_note = gr.Markdown()
                         mix_recipe = gr.Code(label="Recipe (JSON): reproduces this matrix", language="json")
                         with gr.Accordion("Open a recipe", open=False):
@@ -706,10 +710,7 @@ def build() -> gr.Blocks:
                     wt_threshold = gr.Slider(0.1, 3.0, value=0.7, step=0.1, label="τ (z)")
                 wt_button = gr.Button("Truncate in W and in z")
                 with gr.Row():
-                    wt_w = gr.Image(label="W space: ψ and cutoff", format="png", interactive=False,
-                                    elem_classes="pixels", elem_id="wt-w", height=300)
-                    wt_z = gr.Image(label="z space: |z_i| ≤ τ", format="png", interactive=False,
-                                    elem_classes="pixels", elem_id="wt-z", height=300)
+                    wt_w, wt_z = picture("W space: ψ and cutoff", "wt-w"), picture("z space: |z_i| ≤ τ", "wt-z")
                 wt_note = gr.Markdown()
                 gr.Markdown("### Stochastic variation\n"
                             "One w under 16 draws of the per-layer noise: what changes is what the noise draws "
@@ -722,11 +723,8 @@ def build() -> gr.Blocks:
                                               info="all, none, or resolutions such as 16, 32")
                 var_button = gr.Button("Draw the noise")
                 with gr.Row():
-                    var_draws = gr.Image(label="16 noise draws of one w", format="png", interactive=False,
-                                         elem_classes="pixels", elem_id="var-draws", height=300)
-                    var_std = gr.Image(label="Per-pixel standard deviation over the draws (black: no change)",
-                                       format="png", interactive=False, elem_classes="pixels", elem_id="var-std",
-                                       height=300)
+                    var_draws = picture("16 noise draws of one w", "var-draws")
+                    var_std = picture("Per-pixel standard deviation over the draws (black: no change)", "var-std")
                 var_note = gr.Markdown()
 
             applied = apply_tabs()
