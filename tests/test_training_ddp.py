@@ -97,3 +97,15 @@ def test_ddp_ranks_average_gradients_like_one_process_on_the_combined_batches(tm
         if key not in rounding_only:
             assert torch.allclose(rank0[key], alone[key], rtol=1e-4, atol=1e-6), \
                 f"{key}: DDP {rank0[key].flatten()[:4]} vs one process {alone[key].flatten()[:4]}"
+
+
+def test_stylegan_under_torchrun_is_refused_with_the_reason(tmp_path):
+    """Progressive growing and R1's autograd.grad do not fit DDP: a clear error, not a crash mid-step."""
+    import pytest
+
+    from training.recipes import RecipeError
+
+    recipe = apply_overrides(get_recipe("mnist-stylegan"), ["image_size=16", "data_split=test"])
+    with pytest.raises(RecipeError, match="stylegan trains in one process, not under torchrun"):
+        Trainer(recipe, run=None, device=torch.device("cpu"), info=DistInfo(rank=0, world_size=2))
+    Trainer(recipe, run=None, device=torch.device("cpu"), info=DistInfo(rank=0, world_size=1))  # one process: fine

@@ -155,6 +155,13 @@ def segmentation_rows(model: nn.Module, images: torch.Tensor, classes: torch.Ten
 # ----------------------------------------------------------------------------- trainer
 
 
+# families DistributedDataParallel cannot train as they are written, and why
+ONE_PROCESS_FAMILIES = {
+    "stylegan": "progressive growing leaves the other resolutions' layers without gradients, and R1's "
+                "gradient through D (torch.autograd.grad) bypasses DDP's gradient hooks",
+}
+
+
 class Trainer:
     """Holds one run's state; ``run()`` trains until the recipe's step count, a stop or a failure."""
 
@@ -173,6 +180,9 @@ class Trainer:
         validate(recipe)
         self.recipe, self.run, self.resume = recipe, run, resume
         self.info = info or D.DistInfo()
+        if self.info.enabled and recipe.family in ONE_PROCESS_FAMILIES:
+            raise RecipeError(f"{recipe.family} trains in one process, not under torchrun: "
+                              f"{ONE_PROCESS_FAMILIES[recipe.family]}. Run python -m training {recipe.name} without torchrun")
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.on_event, self.should_stop = on_event, should_stop
         if recipe.threads:
