@@ -102,7 +102,7 @@ MAX_RECIPE_BYTES = 64 * 1024  # a recipe is a few hundred bytes
 def style_mix_recipe(text: str | bytes | None = None) -> StyleMix:
     """/style_mix_recipe: open a saved recipe JSON and draw it again (the same pixels); none: the
     recipe of /style_mix's defaults."""
-    if text is None or not str(text if isinstance(text, str) else "x").strip():
+    if text is None or (isinstance(text, str) and not text.strip()):
         recipe = mix_recipe()
     elif len(text) > MAX_RECIPE_BYTES:
         raise DataError(f"a recipe is a small JSON file; this one has {len(text):,} characters (at most {MAX_RECIPE_BYTES:,})")
