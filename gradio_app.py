@@ -8,7 +8,7 @@ the Streamlit pages; studio's errors come back as ``gr.Error`` with the studio's
 Endpoints (``gradio_client``: ``Client(url).predict(..., api_name="/generate")``), each with a
 default for every parameter: /load, /generate, /interpolate, /truncate, /translate,
 /train_start, /train_status, /train_stop, /train_resume, /edit, /bias_audit, /style_mix, /style_mix_recipe, /w_truncation,
-/stochastic_variation, /segment, /augment, /transfer, /semisupervised, /evaluate, /fid_curve,
+/stochastic_variation, /droplets, /segment, /augment, /transfer, /semisupervised, /evaluate, /fid_curve,
 /truncation_metrics, /feature_map, /fid_disagreement. Heavy work runs one at a time, light
 work (samples, status) a few at a time; GPU work is marked for ZeroGPU when ``spaces`` exists.
 """
@@ -521,6 +521,13 @@ def stochastic_variation(model=api.DEFAULT_STYLEGAN, seed=0, noise_seed=0, noise
     return shown(result.draws), result.std_map, result.note
 
 
+@gpu
+@studio_errors
+def droplets(model=api.DEFAULT_STYLEGAN, n=64, seed=0):
+    result = api.droplets(model, n, seed)
+    return [[row[c] for c in api.DROPLET_COLUMNS] for row in result.rows], result.note
+
+
 def stylegan_names() -> list[str]:
     try:
         return [e.name for e in zoo.entries() if e.family == "stylegan" and e.availability != "missing"]
@@ -726,6 +733,17 @@ def build() -> gr.Blocks:
                     var_draws = picture("16 noise draws of one w", "var-draws")
                     var_std = picture("Per-pixel standard deviation over the draws (black: no change)", "var-std")
                 var_note = gr.Markdown()
+                gr.Markdown("### AdaIN's blind spot: droplets\n"
+                            "AdaIN divides each feature map by its own mean and standard deviation, so a generator "
+                            "can plant one strong spike that sets them (StyleGAN2's *droplets*). Per style layer: the "
+                            "strongest pixel of the maps about to be normalised, over their mean, and how often it "
+                            "sits at the same place.")
+                with gr.Row():
+                    drop_n = gr.Number(label="Samples", value=64, precision=0, minimum=4, maximum=256)
+                    drop_seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=api.MAX_SEED)
+                drop_button = gr.Button("Look for droplets")
+                drop_table = gr.Dataframe(headers=list(api.DROPLET_COLUMNS), label="Per style layer", elem_id="drop-table")
+                drop_note = gr.Markdown(elem_id="drop-note")
 
             applied = apply_tabs()
             evaluation_tab()  # issue 15: its own listeners
@@ -756,6 +774,8 @@ def build() -> gr.Blocks:
                                      mix_noise_seed], [mix_grid, mix_recipe, mix_note], api_name="style_mix", **HEAVY)
         open_file.upload(read_recipe_file, open_file, open_text, api_visibility="private")
         open_button.click(style_mix_recipe, open_text, [mix_grid, mix_recipe, mix_note], api_name="style_mix_recipe",
+                          **HEAVY)
+        drop_button.click(droplets, [mix_model, drop_n, drop_seed], [drop_table, drop_note], api_name="droplets",
                           **HEAVY)
         wt_button.click(w_truncation, [mix_model, wt_seed, wt_psi, wt_cutoff, wt_threshold], [wt_w, wt_z, wt_note],
                         api_name="w_truncation", **HEAVY)

@@ -157,3 +157,13 @@ with draws_column:
 with std_column:
     shared.show_image(mixing.std_image(variation.std), width=300,
                       caption=f"Per-pixel standard deviation over the draws (max {variation.std.max():.3f}): where noise acts")
+
+st.subheader("AdaIN's blind spot: droplets")
+st.markdown("AdaIN divides each feature map by its own mean and standard deviation, so a generator can plant one "
+            "strong spike that sets them: StyleGAN2's **droplets**, the reason it replaced AdaIN. For each style layer, "
+            "the strongest pixel of the maps about to be normalised, over their mean magnitude, and how often it sits "
+            "at the same place (64 samples).")
+if st.toggle("Look for droplets (64 samples, seed 0)", key=f"{PREFIX}_droplets"):  # off: the matrix stays quick
+    peaks = mixing.adain_peaks(model, n=64, seed=0)
+    st.dataframe(mixing.droplet_rows(peaks), hide_index=True)
+    (st.warning if any(p.droplet for p in peaks) else st.caption)(mixing.droplet_text(peaks))

@@ -135,44 +135,24 @@ def test_feature_editing_works_on_the_faces_stylegan():
     assert out.rates == trajectory.rates()
 
 
-def pre_adain_peaks(model, monkeypatch, n: int = 64) -> list[tuple[int, float, float]]:
-    """Per style layer, before AdaIN normalises it: (resolution, median over samples of a map's
-    peak |x| over its mean |x| (averaged over channels), share of samples whose strongest pixel,
-    |x| summed over channels, is the bottom-left one)."""
-    import torch.nn.functional as F
 
-    original, peaks = F.instance_norm, []
-
-    def spy(x, *args, **kwargs):
-        b, c, h, w = x.shape
-        flat = x.abs().flatten(2)  # (B, C, H*W)
-        ratio = (flat.max(2).values / flat.mean(2).clamp_min(1e-12)).mean(1)  # (B,)
-        corner = (flat.sum(1).argmax(1) == (h - 1) * w).float().mean()  # pixel (h-1, 0)
-        peaks.append((h, ratio.median().item(), corner.item()))
-        return original(x, *args, **kwargs)
-
-    monkeypatch.setattr(F, "instance_norm", spy)
-    with torch.no_grad():
-        model.generate(model.sample_latent(n, seed=1))
-    monkeypatch.undo()
-    return peaks
-
-
-def test_faces_stylegan_draws_adains_droplet_in_the_corner_and_mnist_stylegan_does_not(monkeypatch):
+def test_faces_stylegan_draws_adains_droplet_in_the_corner_and_mnist_stylegan_does_not():
     """README's faces-stylegan paragraph: AdaIN normalises each map by its own statistics, and the
     faces model learned a spike at the bottom-left pixel of its 16x16 and 32x32 maps that sets them
     (the "droplet" of Karras et al. 2020, section 2); it comes out as a white speck there."""
     from studio.checkpoints import load
+    from studio.explore import mixing
 
     faces_model, digits_model = load("faces-stylegan").model.eval(), load("mnist-stylegan").model.eval()
-    faces_peaks = pre_adain_peaks(faces_model, monkeypatch)
-    assert [r for r, _, _ in faces_peaks] == [4, 4, 8, 8, 16, 16, 32, 32]
-    for resolution, ratio, corner in faces_peaks[4:]:
-        assert corner >= 0.9, (resolution, corner)
-    assert min(ratio for r, ratio, _ in faces_peaks if r == 32) >= 20  # a spike, not a bright region
+    faces_peaks = mixing.adain_peaks(faces_model, n=64, seed=1)
+    assert [p.resolution for p in faces_peaks] == [4, 4, 8, 8, 16, 16, 32, 32]
+    assert all(p.hotspot == (p.resolution - 1, 0) and p.hotspot_share >= 0.9 for p in faces_peaks[4:])
+    assert [p.layer for p in faces_peaks if p.droplet] == [6, 7]  # 29x and 57x the mean (README)
+    assert min(p.peak_ratio for p in faces_peaks[6:]) >= 20 and "pixel (31, 0)" in mixing.droplet_text(faces_peaks)
     with torch.no_grad():
         faces_out = faces_model.generate(faces_model.sample_latent(256, seed=1))  # (256, 3, 32, 32) in [-1, 1]
     assert (faces_out[:, :, 31, 0].mean(0) > 0.9).all()  # white, where the data's background is light blue
     assert faces_out[:, 0, 31, 31].mean() < 0.6  # the other bottom corner is not
-    for resolution, ratio, corner in pre_adain_peaks(digits_model, monkeypatch)[4:]:
-        assert ratio < 8 and corner < 0.25, (resolution, ratio, corner)
+    digit_peaks = mixing.adain_peaks(digits_model, n=64, seed=1)
+    assert not any(p.droplet for p in digit_peaks) and mixing.droplet_text(digit_peaks).startswith("No droplet")
+    assert all(p.peak_ratio < 8 and p.hotspot_share < 0.25 for p in digit_peaks[4:])

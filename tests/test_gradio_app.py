@@ -362,7 +362,7 @@ def test_the_style_mixing_tab_shows_the_studios_pictures_in_chromium(server):
         open_tab(page, "Style mixing")
         panel = page.get_by_role("tabpanel")
         expect(panel.get_by_text("The idea").first).to_be_visible(timeout=30_000)
-        for button in ("Mix", "Truncate in W and in z", "Draw the noise"):
+        for button in ("Mix", "Truncate in W and in z", "Draw the noise", "Look for droplets"):
             panel.get_by_role("button", name=button, exact=True).click()
         for selector, want in expected.items():
             shown = page.locator(f"{selector} img")
@@ -371,7 +371,8 @@ def test_the_style_mixing_tab_shows_the_studios_pictures_in_chromium(server):
             with urllib.request.urlopen(shown.get_attribute("src")) as response:
                 got = np.asarray(Image.open(io.BytesIO(response.read())))
             assert np.array_equal(got[..., None] if got.ndim == 2 else got, want), selector
-        expect(page.locator("#var-std")).to_be_visible()
+        expect(page.locator("#drop-table")).to_contain_text("32x32", timeout=60_000)  # the last style layer's row
+        expect(page.locator("#drop-note")).to_contain_text(api.droplets().note[:40], timeout=60_000)
         page.screenshot(path=str(SCREENSHOTS / "gradio-style-mixing.png"), full_page=True)
         browser.close()
 
@@ -425,6 +426,10 @@ def test_style_mix_endpoint_matches_the_studio_and_its_recipe(client, runs_root,
     assert np.array_equal(pixels(draws), imaging.grid(variation.images, nrow=4))
     assert np.array_equal(pixels(std_map), explore.mixing.std_image(variation.std)) and "16x16" in note
     assert "no layers at" in app_error(client, "/stochastic_variation", str(run), 0, 0, "64", 1.0, -1)
+    table, note = client.predict(str(run), 8, 1, api_name="/droplets")  # AdaIN's droplets, per style layer
+    expected_rows = explore.mixing.droplet_rows(explore.mixing.adain_peaks(tiny, n=8, seed=1))
+    assert [dict(zip(table["headers"], row)) for row in table["data"]] == expected_rows
+    assert note.startswith("No droplet") or note.startswith("Droplet")
 
 
 # ----------------------------------------------------------------------------- evaluation (issue 15)

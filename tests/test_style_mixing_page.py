@@ -212,6 +212,43 @@ def test_w_truncation_and_stochastic_variation_endpoints_in_process(stylegan_env
         api.stochastic_variation("tiny-dcgan")
 
 
+
+def test_droplets_are_found_where_one_is_planted_and_nowhere_else(stylegan_env):
+    """A spike planted in layer 4's constant noise (16x16, pixel (15, 0)) is a droplet there, in every
+    sample; the same model without it has none. The endpoint and the page show the core's table."""
+    peaks = mixing.adain_peaks(stylegan_env, n=16, seed=3)
+    assert [p.resolution for p in peaks] == [4, 4, 8, 8, 16, 16] and not any(p.droplet for p in peaks)
+    layer = stylegan_env.synthesis_network.layers[4]
+    with torch.no_grad():
+        layer.noise_const[0, 0, 15, 0] = 1000.0  # times noise_strength 0.5 on every channel
+    planted = mixing.adain_peaks(stylegan_env, n=16, seed=3)
+    assert [p.layer for p in planted if p.droplet] == [4]
+    assert planted[4].hotspot == (15, 0) and planted[4].hotspot_share == 1.0 and planted[4].peak_ratio > 50
+    assert "layer 4 (16x16)" in mixing.droplet_text(planted)
+
+
+def test_droplets_endpoint_and_page_show_the_cores_table(stylegan_env):
+    expected = mixing.adain_peaks(stylegan_env, n=16, seed=2)
+    out = api.droplets("tiny-stylegan", n=16, seed=2)
+    assert out.rows == mixing.droplet_rows(expected) and out.note == mixing.droplet_text(expected)
+    assert list(out.rows[0]) == list(api.DROPLET_COLUMNS) and len(out.rows) == 6
+    for bad, match in (({"n": 2}, "n must be"), ({"n": 10_000}, "n must be"), ({"seed": "x"}, "seed")):
+        with pytest.raises(DataError, match=match):
+            api.droplets("tiny-stylegan", **bad)
+    with pytest.raises(DataError, match="needs a StyleGAN"):
+        api.droplets("tiny-dcgan")
+    at = start({"checkpoint": "tiny-stylegan"})
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    assert not at.dataframe  # off until asked: the matrix stays quick
+    at.toggle(key="mix_droplets").set_value(True).run()
+    no_exception(at)
+    shown = at.dataframe[0].value
+    table = mixing.droplet_rows(mixing.adain_peaks(stylegan_env, n=64, seed=0))
+    assert shown.to_dict("records") == table
+    assert any(c.value.startswith("No droplet") for c in at.caption)
+
+
 INTERPOLATION = "app_pages/1_Latent_interpolation.py"
 
 

@@ -93,6 +93,7 @@ from studio.api.latent import (  # noqa: F401
 )
 from studio.api.mixing import (  # noqa: F401
     DEFAULT_STYLEGAN,
+    DROPLET_COLUMNS,
     MAX_RECIPE_BYTES,
     PSI_RANGE,
     StochasticVariation,
@@ -102,6 +103,8 @@ from studio.api.mixing import (  # noqa: F401
     check_cutoff,
     check_noise_at,
     check_psi,
+    droplets,
+    Droplets,
     mix_recipe,
     parse_matrix_seeds,
     stochastic_variation,

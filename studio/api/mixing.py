@@ -1,5 +1,6 @@
 """Endpoints for StyleGAN style mixing: the seed matrix, crossover, psi and its shareable recipe;
-truncation in W beside the course's truncation in z; stochastic variation (noise draws)."""
+truncation in W beside the course's truncation in z; stochastic variation (noise draws); AdaIN's
+droplets (what each style layer hands to its normalisation)."""
 
 from __future__ import annotations
 
@@ -178,3 +179,20 @@ def stochastic_variation(model: str | None = DEFAULT_STYLEGAN, seed=0, noise_see
     note = (f"One w (seed {seed}), {SIDE} noise draws (noise seed {noise_seed}), noise on at {where}: per-pixel "
             f"standard deviation up to {top:.3f} (pixels in [0, 1]; 0 means the noise changed nothing)")
     return StochasticVariation(imaging.grid(variation.images, nrow=4), explore.mixing.std_image(variation.std), top, note)
+
+
+DROPLET_COLUMNS = explore.mixing.DROPLET_COLUMNS
+
+
+@dataclass(frozen=True)
+class Droplets:
+    rows: list[dict]  # one per style layer, keyed by DROPLET_COLUMNS
+    note: str
+
+
+def droplets(model: str | None = DEFAULT_STYLEGAN, n=64, seed=0) -> Droplets:
+    """/droplets: per style layer, how far the strongest pixel of the maps AdaIN normalises towers over
+    their mean, and whether it sits in one place in every image (a droplet)."""
+    _, loaded = stylegan_model(model)
+    peaks = explore.mixing.adain_peaks(loaded.model, check_int("n", n, 4, 256), check_int("seed", seed, 0, MAX_SEED))
+    return Droplets(explore.mixing.droplet_rows(peaks), explore.mixing.droplet_text(peaks))

@@ -164,6 +164,77 @@ def std_image(std: np.ndarray) -> np.ndarray:
     return np.stack([grey, (grey * 0.6).astype(np.uint8), np.zeros_like(grey)], axis=-1)
 
 
+# ---------------------------------------------------------------------------------------------- droplets
+# AdaIN normalises each feature map by its own mean and standard deviation, so a generator can plant
+# one strong spike in a map and let it set those statistics: the "droplet" that made StyleGAN2 drop
+# AdaIN (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", section 2).
+# A map's peak over its mean magnitude is about 1-6 in a model without one (mnist-stylegan); a droplet
+# sits at the same pixel in nearly every image and towers over the rest.
+DROPLET_RATIO = 10.0  # peak / mean |x| (median over the samples) at least this ...
+DROPLET_SHARE = 0.9  # ... at the same pixel in at least this share of the samples
+
+
+@dataclass(frozen=True)
+class LayerPeak:
+    layer: int
+    resolution: int
+    peak_ratio: float  # median over samples of a map's largest |x| over its mean |x| (averaged over channels)
+    hotspot: tuple[int, int]  # (row, column) most often the strongest pixel (|x| summed over channels)
+    hotspot_share: float  # the share of samples whose strongest pixel is the hotspot
+
+    @property
+    def droplet(self) -> bool:
+        return self.peak_ratio >= DROPLET_RATIO and self.hotspot_share >= DROPLET_SHARE
+
+
+@torch.no_grad()
+def adain_peaks(model, n: int = 64, seed: int = 0) -> list[LayerPeak]:
+    """What each style layer hands to AdaIN's normalisation, for ``n`` samples (seed's z, constant
+    noise): how far its strongest pixel towers over the map, and whether it sits in one place."""
+    require_stylegan(model)
+    seen: list[torch.Tensor] = []
+    layers = list(model.synthesis_network.layers)
+    hooks = [layer.norm.register_forward_pre_hook(lambda module, args: seen.append(args[0])) for layer in layers]
+    try:
+        model.synthesis(model.mapping(model.sample_latent(n, seed)), noise_mode="const")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    peaks = []
+    for index, x in enumerate(seen):  # (n, C, r, r); a model still growing runs only its first layers
+        flat = x.abs().flatten(2)  # (n, C, r*r)
+        ratio = (flat.amax(2) / flat.mean(2).clamp_min(1e-12)).mean(1)  # (n,)
+        strongest = flat.sum(1).argmax(1)  # (n,) flat pixel index
+        values, counts = torch.unique(strongest, return_counts=True)
+        top = int(values[counts.argmax()])
+        width = x.shape[-1]
+        peaks.append(LayerPeak(index, layers[index].resolution, float(ratio.median()), (top // width, top % width),
+                               float(counts.max()) / len(strongest)))
+    return peaks
+
+
+DROPLET_COLUMNS = ("layer", "resolution", "peak / mean", "strongest pixel", "same pixel in", "droplet")
+
+
+def droplet_rows(peaks: list[LayerPeak]) -> list[dict]:
+    """The table both UIs show: one row per style layer, keyed by DROPLET_COLUMNS."""
+    return [dict(zip(DROPLET_COLUMNS, (p.layer, f"{p.resolution}x{p.resolution}", round(p.peak_ratio, 1), str(p.hotspot),
+                                       f"{p.hotspot_share:.0%}", "yes" if p.droplet else ""))) for p in peaks]
+
+
+def droplet_text(peaks: list[LayerPeak]) -> str:
+    """One or two sentences on what ``adain_peaks`` found."""
+    found = [p for p in peaks if p.droplet]
+    if not found:
+        worst = max(peaks, key=lambda p: p.peak_ratio)
+        return (f"No droplet: no layer's strongest pixel towers over its map from one place (largest peak "
+                f"{worst.peak_ratio:.1f}x the mean, at {worst.resolution}x{worst.resolution}).")
+    where = "; ".join(f"layer {p.layer} ({p.resolution}x{p.resolution}): {p.peak_ratio:.0f}x the mean at pixel "
+                      f"{p.hotspot} in {p.hotspot_share:.0%} of the samples" for p in found)
+    return (f"Droplet: {where}. AdaIN divides each map by its own statistics, so this one spike sets them; "
+            "look for a speck at that place in the images.")
+
+
 # ---------------------------------------------------------------------------------------------- recipes
 
 

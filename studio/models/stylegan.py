@@ -106,6 +106,7 @@ class StyleLayer(nn.Module):
         self.upsample, self.resolution = upsample, resolution
         self.conv = EqualConv2d(c_in, c_out, 3, gain=LRELU_GAIN) if conv else None
         self.noise_strength = nn.Parameter(torch.zeros(1, c_out, 1, 1))  # B: learned per-channel scales
+        self.norm = nn.InstanceNorm2d(c_out, eps=1e-8)  # (x - mu(x)) / sigma(x) per sample and channel; no weights
         self.style = EqualLinear(w_dim, 2 * c_out, bias_init=0.0)  # A: w -> (y_s, y_b)
         with torch.no_grad():
             self.style.bias[:c_out] = 1.0  # y_s starts at 1: AdaIN starts as plain instance norm
@@ -122,7 +123,7 @@ class StyleLayer(nn.Module):
         x = F.leaky_relu(x, 0.2)
         # AdaIN(x, y) = y_s * (x - mu(x)) / sigma(x) + y_b, per sample and channel
         y_s, y_b = self.style(w)[:, :, None, None].chunk(2, dim=1)  # (B, C_out, 1, 1) each
-        return y_s * F.instance_norm(x, eps=1e-8) + y_b
+        return y_s * self.norm(x) + y_b
 
 
 class SynthesisNetwork(nn.Module):
