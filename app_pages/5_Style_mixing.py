@@ -116,10 +116,11 @@ shared.show_image(grid, width=min(720, grid.shape[1] * 3),
                   caption=f"Top: column seeds {column_seeds}. Left: row seeds {row_seeds}. Each cell: the row's styles "
                           f"with layers {matrix.layers} ({', '.join(f'{r}x{r}' for r in recipe.resolutions)}) from its column.")
 download_png, download_json = st.columns(2)
-download_png.download_button("Download the matrix (PNG)", shared.png(grid, width=grid.shape[1] * 4),
-                             file_name="style-mix.png", mime="image/png", key=f"{PREFIX}_png")
+# the PNG is encoded when clicked, not at every slider move; a download does not rerun the page
+download_png.download_button("Download the matrix (PNG)", lambda grid=grid: shared.png(grid, width=grid.shape[1] * 4),
+                             file_name="style-mix.png", mime="image/png", key=f"{PREFIX}_png", on_click="ignore")
 download_json.download_button("Download the recipe (JSON)", recipe.to_json(), file_name="style-mix.json",
-                              mime="application/json", key=f"{PREFIX}_json")
+                              mime="application/json", key=f"{PREFIX}_json", on_click="ignore")
 with st.expander("Open a recipe"):
     upload = st.file_uploader("Recipe JSON", type=["json"], key=f"{PREFIX}_upload")
     if upload is not None:

@@ -117,9 +117,10 @@ for column, (title, method, kept) in zip(columns, methods):
             text += f" ({flipped})" if flipped else ""
         st.markdown(f"**{text}**")
         d1, d2 = st.columns(2)
-        # encoded when clicked, not at every slider move
+        # encoded when clicked, not at every slider move; a click does not rerun the page (its edit is drawn
+        # already, and a rerun could cancel a second download started at once)
         d1.download_button("PNG", lambda strips=result.strips: shared.png(strips), file_name=f"edit-{method}.png",
-                           mime="image/png", key=f"png_{method}")
+                           mime="image/png", key=f"png_{method}", on_click="ignore")
         d2.download_button("GIF", lambda result=result: result.gif, file_name=f"edit-{method}.gif", mime="image/gif",
-                           key=f"gif_{method}")
+                           key=f"gif_{method}", on_click="ignore")
 st.caption(f"The judge is the {editing.JUDGES.get('faces')} classifier for faces and mnist-classifier for digits.")

@@ -348,3 +348,18 @@ def test_style_mixing_crossover_click_redraws_the_core_matrix(server, page, tmp_
     assert same_picture(shown_pixels(page, server, 0), expected("fine"))
     assert not same_picture(shown_pixels(page, server, 0), expected("coarse"))
     snapshot(page, "12-style-mixing")
+    # the downloads read back: the matrix shown (enlarged 4x) and a recipe that draws it again
+    import numpy as np
+    from PIL import Image
+
+    buttons = page.get_by_test_id("stDownloadButton")
+    with page.expect_download(timeout=60_000) as download:
+        buttons.nth(0).get_by_role("button").click()
+    with Image.open(download.value.path()) as picture:
+        downloaded = np.asarray(picture.convert("RGB"))
+    assert same_picture(downloaded, expected("fine")) and downloaded.shape[1] == 4 * expected("fine").shape[1]
+    with page.expect_download(timeout=60_000) as download:
+        buttons.nth(1).get_by_role("button").click()
+    recipe = mixing.MixRecipe.from_json(Path(download.value.path()).read_bytes())
+    assert recipe.resolutions == sorted(mixing.presets(model)["fine"]) and recipe.row_seeds == [0, 1, 2, 3]
+    assert np.array_equal(mixing.render_recipe(model, recipe).grid(), expected("fine"))
