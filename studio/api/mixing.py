@@ -23,19 +23,26 @@ def stylegan_model(text: str | None) -> tuple[str, checkpoints.Loaded]:
     return source, loaded
 
 
+def model_resolutions(model, text: str, key: str, what: str) -> list[int]:
+    """Resolutions written as "4, 8", "4 8" or "4x4, 8x8", sorted, each one the model draws at ([] for
+    none written); ``key`` and ``what`` name the argument in the messages."""
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p.strip()]
+    resolutions = sorted({check_int(f"each {what} resolution", p, 4, 1024) for p in parts})
+    unknown = [r for r in resolutions if r not in model.resolutions]
+    if unknown:
+        raise DataError(f"{key}: this model has no layers at {unknown}; its resolutions are {list(model.resolutions)}")
+    return resolutions
+
+
 def check_crossover(model, crossover) -> list[int]:
     """"coarse" / "middle" / "fine" (the model's presets) or resolutions such as "4, 8" -> resolutions."""
     presets = explore.mixing.presets(model)
     text = str(crossover or "").strip().lower()
     if text in presets:
         return list(presets[text])
-    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p.strip()]
-    if not parts:
+    resolutions = model_resolutions(model, text, "crossover", "crossover")
+    if not resolutions:
         raise DataError(f"crossover: name a preset ({', '.join(presets)}) or resolutions such as 4, 8")
-    resolutions = sorted({check_int("each crossover resolution", p, 4, 1024) for p in parts})
-    unknown = [r for r in resolutions if r not in model.resolutions]
-    if unknown:
-        raise DataError(f"crossover: this model has no layers at {unknown}; its resolutions are {list(model.resolutions)}")
     return resolutions
 
 
@@ -147,12 +154,7 @@ def check_noise_at(model, value) -> list[int] | None:
         return None
     if text == "none":
         return []
-    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p.strip()]
-    resolutions = sorted({check_int("each noise resolution", p, 4, 1024) for p in parts})
-    unknown = [r for r in resolutions if r not in model.resolutions]
-    if unknown:
-        raise DataError(f"noise_at: this model has no layers at {unknown}; its resolutions are {list(model.resolutions)}")
-    return resolutions
+    return model_resolutions(model, text, "noise_at", "noise")
 
 
 @dataclass(frozen=True)
