@@ -714,7 +714,7 @@ def build() -> gr.Blocks:
                     wt_seed = gr.Number(label="First seed", value=0, precision=0, minimum=0)
                     wt_psi = gr.Slider(*api.PSI_RANGE, value=0.7, step=0.05, label="ψ (W)")
                     wt_cutoff = gr.Number(label="Cutoff (layers; -1: none, every layer)", value=-1, precision=0)
-                    wt_threshold = gr.Slider(0.1, 3.0, value=0.7, step=0.1, label="τ (z)")
+                    wt_threshold = gr.Slider(*api.TRUNCATION_RANGE, value=0.7, step=0.1, label="τ (z)")
                 wt_button = gr.Button("Truncate in W and in z")
                 with gr.Row():
                     wt_w, wt_z = picture("W space: ψ and cutoff", "wt-w"), picture("z space: |z_i| ≤ τ", "wt-z")

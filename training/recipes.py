@@ -367,9 +367,9 @@ RECIPES: dict[str, Recipe] = {
             # 41 turns, twice; stop 36, 2-core Xeon with AVX-512 and AMX): a step took 0.81x / 0.80x the
             # plain loop's time, against 0.85x / 0.86x all NCHW and 0.82x / 0.83x all channels_last.
             # Stop 28 (2-core EPYC, AVX-512) had all NCHW at 0.89x against 0.94x all channels_last; D
-            # alone was not tried there. With AVX2 kernels only (ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2,
-            # the same Xeon) D alone was the fastest too: 0.82x / 0.81x against 0.83x / 0.84x all NCHW.
-            # The bundled checkpoint was trained all channels_last (the same
+            # alone was not tried there. With AVX2 kernels only (ATEN_CPU_CAPABILITY=avx2
+            # ONEDNN_MAX_CPU_ISA=AVX2, the same Xeon) D alone was the fastest too: 0.82x / 0.81x against
+            # 0.83x / 0.84x all NCHW. The bundled checkpoint was trained all channels_last (the same
             # maths, other rounding). faces-stylegan (width 96) gained ~1% from it: left NCHW
             channels_last=False,
             d_channels_last=True,
